@@ -1,0 +1,98 @@
+"""The prototype-strategy contract: a small base class that does the shared checks."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["PrototypeStrategy", "check_sizes"]
+
+
+def check_sizes(n_classes, n_dims):
+    """Validate ``(n_classes, n_dims)`` and return them as Python ints."""
+    out = []
+    for name, value, low in (("n_classes", n_classes, 2), ("n_dims", n_dims, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {value!r} "
+                            f"({type(value).__name__}).")
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}.")
+        out.append(int(value))
+    n_classes, n_dims = out
+    if n_dims == 1 and n_classes > 2:
+        raise ValueError(f"n_dims=1 holds at most 2 distinct unit vectors (+1, -1); "
+                         f"got n_classes={n_classes}. Use n_dims >= 2.")
+    return n_classes, n_dims
+
+
+class PrototypeStrategy:
+    """Base class of a prototype placement strategy.
+
+    A strategy stores its hyper-parameters in ``__init__`` and places ``n_classes``
+    unit vectors in ``n_dims`` dimensions in :meth:`generate`. Subclasses implement
+
+    - ``_unsupported(n_classes, n_dims) -> str | None``: why a size is not supported
+      (``None`` when it is); the default supports every size;
+    - ``_generate(n_classes, n_dims, seed) -> array``: the placement, given an integer
+      seed (ignored by deterministic constructions).
+
+    Set ``cacheable = True`` on strategies that are expensive enough for
+    :func:`hsproto.make_prototypes` to cache their result on disk.
+    """
+
+    name = None
+    cacheable = False
+
+    def supports(self, n_classes, n_dims) -> bool:
+        """Whether ``(n_classes, n_dims)`` can be generated."""
+        n_classes, n_dims = check_sizes(n_classes, n_dims)
+        return self._unsupported(n_classes, n_dims) is None
+
+    def check_support(self, n_classes, n_dims):
+        """Raise a ``ValueError`` that says why ``(n_classes, n_dims)`` is unsupported."""
+        n_classes, n_dims = check_sizes(n_classes, n_dims)
+        reason = self._unsupported(n_classes, n_dims)
+        if reason is not None:
+            raise ValueError(f"Prototype strategy {self._label()!r} does not support "
+                             f"n_classes={n_classes}, n_dims={n_dims}: {reason}")
+        return n_classes, n_dims
+
+    def generate(self, n_classes, n_dims, *, random_state=None):
+        """Return an ``(n_classes, n_dims)`` float64 array of unit-norm rows."""
+        from ._api import seed_from
+
+        n_classes, n_dims = self.check_support(n_classes, n_dims)
+        out = self._generate(n_classes, n_dims, seed_from(random_state))
+        return self._finish(out, n_classes, n_dims)
+
+    def _unsupported(self, n_classes, n_dims):
+        return None
+
+    def _generate(self, n_classes, n_dims, seed):
+        raise NotImplementedError
+
+    def _finish(self, out, n_classes, n_dims):
+        out = np.asarray(out, dtype=np.float64)
+        if out.shape != (n_classes, n_dims):
+            raise ValueError(f"Prototype strategy {self._label()!r} returned shape "
+                             f"{out.shape}, expected {(n_classes, n_dims)}.")
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"Prototype strategy {self._label()!r} returned non-finite "
+                             f"values.")
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        if np.any(norms < 1e-12):
+            raise ValueError(f"Prototype strategy {self._label()!r} returned a zero row.")
+        return out / norms
+
+    def _label(self):
+        return self.name or type(self).__name__
+
+    def get_params(self) -> dict:
+        """Hyper-parameters, as stored by ``__init__`` (used in reprs and cache keys)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()
+                           if not isinstance(v, np.ndarray))
+        return f"{type(self).__name__}({params})"

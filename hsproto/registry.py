@@ -1,0 +1,265 @@
+"""Entry-point registry for prototype strategies, losses and backbones.
+
+Every plugin, built-in or third-party, is found the same way: an entry point in one of
+the groups below whose value is an ``"package.module:Object"`` string. Nothing is
+imported until a plugin is selected by name or listed with :func:`list_plugins`.
+
+A plugin that fails to import never affects the others: listing reports it as broken
+(with a warning), and selecting it raises :class:`PluginError` naming its distribution
+and the cause. Two distributions registering the same name in one group trigger a
+warning; hsproto's own built-in keeps the name, and between two third-party
+distributions the plain name is ambiguous and must be qualified as
+``"distribution:name"``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+import warnings
+from dataclasses import dataclass
+from types import MappingProxyType
+
+__all__ = [
+    "GROUPS",
+    "PluginError",
+    "PluginInfo",
+    "PluginWarning",
+    "available",
+    "get",
+    "list_plugins",
+    "refresh",
+]
+
+GROUPS = ("hsproto.prototypes", "hsproto.losses", "hsproto.backbones")
+_SHORT = {g.split(".", 1)[1]: g for g in GROUPS}
+_OWN_DISTRIBUTION = "hsproto"
+
+
+class PluginError(ImportError):
+    """A registered plugin could not be loaded."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin is broken or its name is registered twice."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What the registry knows about one entry point.
+
+    Attributes
+    ----------
+    name, group, value : str
+        The entry point's name, group and ``"module:object"`` target.
+    distribution, version : str
+        The installed distribution that declares the entry point.
+    status : str
+        ``"ok"`` (imported), ``"not loaded"``, ``"broken"`` (import failed),
+        ``"shadowed"`` (a duplicate name that hsproto's built-in keeps) or
+        ``"ambiguous"`` (a duplicate name between third-party distributions).
+    error : str or None
+        Why the plugin is broken or shadowed.
+    """
+
+    name: str
+    group: str
+    value: str
+    distribution: str
+    version: str
+    status: str = "not loaded"
+    error: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.distribution}:{self.name}"
+
+
+class _Entry:
+    """One entry point plus its lazily loaded object."""
+
+    def __init__(self, ep, distribution: str, version: str):
+        self.ep = ep
+        self.distribution = distribution
+        self.version = version
+        self.obj = None
+        self.error: BaseException | None = None
+        self.loaded = False
+
+    def load(self):
+        if not self.loaded:
+            try:
+                self.obj = self.ep.load()
+            except Exception as exc:  # any failure of third-party code is contained
+                self.error = exc
+            self.loaded = True
+        return self.obj
+
+    def info(self, group: str, status: str | None = None, error: str | None = None):
+        if status is None:
+            if not self.loaded:
+                status = "not loaded"
+            elif self.error is not None:
+                status, error = "broken", _describe(self.error)
+            else:
+                status = "ok"
+        return PluginInfo(self.ep.name, group, self.ep.value, self.distribution,
+                          self.version, status, error)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+_lock = threading.RLock()
+_state: dict[str, dict] = {}
+
+
+def _group(group: str) -> str:
+    if group in GROUPS:
+        return group
+    if group in _SHORT:
+        return _SHORT[group]
+    raise ValueError(f"Unknown plugin group {group!r}; expected one of {', '.join(GROUPS)}.")
+
+
+def _entry_points(group: str):
+    """The entry points of ``group`` with their distributions (patched in tests)."""
+    found = []
+    for ep in importlib.metadata.entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        name = dist.metadata["Name"] if dist is not None else "unknown"
+        version = dist.version if dist is not None else "unknown"
+        found.append((ep, name, version))
+    return found
+
+
+def _canonical(dist: str) -> str:
+    return dist.lower().replace("_", "-")
+
+
+def _discover(group: str) -> dict:
+    """Index ``group`` once: name -> winning entry, plus duplicates."""
+    with _lock:
+        if group in _state:
+            return _state[group]
+        by_name: dict[str, list[_Entry]] = {}
+        seen = set()
+        for ep, dist, version in _entry_points(group):
+            key = (ep.name, ep.value, _canonical(dist))
+            if key in seen:  # the same distribution visible twice on sys.path
+                continue
+            seen.add(key)
+            by_name.setdefault(ep.name, []).append(_Entry(ep, dist, version))
+        state = {"entries": by_name, "winner": {}, "conflicts": {}}
+        for name, entries in by_name.items():
+            entries.sort(key=lambda e: (_canonical(e.distribution) != _OWN_DISTRIBUTION,
+                                        _canonical(e.distribution)))
+            if len(entries) == 1:
+                state["winner"][name] = entries[0]
+                continue
+            dists = ", ".join(e.distribution for e in entries)
+            if _canonical(entries[0].distribution) == _OWN_DISTRIBUTION:
+                state["winner"][name] = entries[0]
+                msg = (f"{group} plugin {name!r} is registered by {dists}; hsproto's "
+                       f"built-in keeps the name, select another one as "
+                       f"'distribution:{name}'.")
+            else:
+                state["conflicts"][name] = entries
+                msg = (f"{group} plugin {name!r} is registered by {dists}; select one as "
+                       f"'distribution:{name}'.")
+            warnings.warn(msg, PluginWarning, stacklevel=3)
+        _state[group] = state
+        return state
+
+
+def refresh() -> None:
+    """Forget what was discovered and loaded; re-read entry points on next use."""
+    with _lock:
+        _state.clear()
+
+
+def available(group: str) -> tuple[str, ...]:
+    """Sorted names that can be selected in ``group`` (broken ones included)."""
+    state = _discover(_group(group))
+    names = set(state["winner"]) | set(state["conflicts"])
+    return tuple(sorted(names))
+
+
+def _resolve(group: str, name: str) -> _Entry:
+    state = _discover(group)
+    if ":" in name:
+        dist, _, plain = name.partition(":")
+        for entry in state["entries"].get(plain, ()):
+            if _canonical(entry.distribution) == _canonical(dist):
+                return entry
+    elif name in state["winner"]:
+        return state["winner"][name]
+    elif name in state["conflicts"]:
+        options = ", ".join(f"'{e.distribution}:{name}'" for e in state["conflicts"][name])
+        raise ValueError(f"{group} plugin name {name!r} is ambiguous; use one of {options}.")
+    names = ", ".join(available(group)) or "none"
+    raise ValueError(f"Unknown {group.split('.')[1][:-1]} {name!r}; available: {names}.")
+
+
+def get(group: str, name: str):
+    """Load and return the object registered as ``name`` in ``group``.
+
+    Raises
+    ------
+    ValueError
+        If no plugin of that name exists (the message lists the available names),
+        or the name is ambiguous.
+    PluginError
+        If the plugin is registered but fails to import.
+    """
+    group = _group(group)
+    if not isinstance(name, str):
+        raise TypeError(f"A {group} plugin name must be a string, got {type(name).__name__}.")
+    entry = _resolve(group, name)
+    with _lock:
+        obj = entry.load()
+    if entry.error is not None:
+        raise PluginError(
+            f"{group} plugin {entry.ep.name!r} from distribution {entry.distribution!r} "
+            f"(version {entry.version}) failed to load ({entry.ep.value}): "
+            f"{_describe(entry.error)}"
+        ) from entry.error
+    return obj
+
+
+def list_plugins(group: str | None = None) -> list[PluginInfo]:
+    """Import and describe every registered plugin, in ``group`` or in all groups.
+
+    Broken plugins are listed with status ``"broken"`` and a :class:`PluginWarning`;
+    they never stop the others from loading.
+    """
+    groups = GROUPS if group is None else (_group(group),)
+    infos = []
+    for g in groups:
+        state = _discover(g)
+        for name in sorted(state["entries"]):
+            entries = state["entries"][name]
+            winner = state["winner"].get(name)
+            for entry in entries:
+                with _lock:
+                    entry.load()
+                if entry.error is not None:
+                    info = entry.info(g)
+                    warnings.warn(f"{g} plugin {name!r} from {entry.distribution!r} is "
+                                  f"broken: {info.error}", PluginWarning, stacklevel=2)
+                elif winner is not None and entry is not winner:
+                    info = entry.info(g, "shadowed", f"name kept by {winner.distribution!r}")
+                elif name in state["conflicts"]:
+                    info = entry.info(g, "ambiguous", "name registered by several "
+                                      "distributions; select it as 'distribution:name'")
+                else:
+                    info = entry.info(g)
+                infos.append(info)
+    return infos
+
+
+def plugins_view(group: str) -> MappingProxyType:
+    """A read-only mapping of selectable names to their entry-point targets."""
+    state = _discover(_group(group))
+    return MappingProxyType({n: e.ep.value for n, e in state["winner"].items()})

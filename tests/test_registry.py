@@ -1,0 +1,166 @@
+import sys
+import textwrap
+from importlib.metadata import EntryPoint
+
+import pytest
+
+import hsproto
+from hsproto import registry
+from hsproto.prototypes import PrototypeStrategy, make_prototypes
+from hsproto.registry import PluginError, PluginWarning
+
+GROUP = "hsproto.prototypes"
+
+
+@pytest.fixture
+def fake_plugins(monkeypatch, tmp_path):
+    """Replace discovery with hsproto's real entry points plus the ones a test adds."""
+    real = registry._entry_points
+    extra = []
+
+    def entry_points(group):
+        found = real(group)
+        return found + [(EntryPoint(n, v, group), d, "1.0") for g, n, v, d in extra
+                        if g == group]
+
+    monkeypatch.setattr(registry, "_entry_points", entry_points)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.refresh()
+
+    def add(name, value, distribution="thirdparty", group=GROUP):
+        extra.append((group, name, value, distribution))
+        registry.refresh()
+
+    yield add, tmp_path
+    registry.refresh()
+
+
+def write_module(tmp_path, name, body):
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
+    sys.modules.pop(name, None)
+
+
+GOOD = """
+    import numpy as np
+    from hsproto.prototypes import PrototypeStrategy
+
+    class Diagonal(PrototypeStrategy):
+        name = "diagonal"
+        def _generate(self, n_classes, n_dims, seed):
+            out = np.ones((n_classes, n_dims))
+            out[np.arange(n_classes), np.arange(n_classes) % n_dims] += n_classes
+            return out
+"""
+
+
+def test_builtins_are_listed_through_entry_points():
+    infos = {i.name: i for i in hsproto.list_plugins("prototypes")}
+    for name in ("auto", "separation", "uniformity", "privileged", "embedding",
+                 "simplex", "orthoplex", "cube", "one_hot", "random"):
+        assert infos[name].distribution == "hsproto"
+        assert infos[name].group == GROUP
+        assert infos[name].status == "ok", infos[name]
+
+
+def test_unknown_name_lists_available():
+    with pytest.raises(ValueError, match=r"Unknown prototype 'nope'.*separation.*simplex"):
+        make_prototypes("nope", 3, 2)
+
+
+def test_unknown_group():
+    with pytest.raises(ValueError, match="Unknown plugin group"):
+        hsproto.list_plugins("widgets")
+
+
+def test_third_party_plugin_is_lazy_and_usable(fake_plugins):
+    add, tmp = fake_plugins
+    write_module(tmp, "hs_diag_plugin", GOOD)
+    add("diagonal", "hs_diag_plugin:Diagonal")
+    assert "diagonal" in registry.available("prototypes")
+    assert "hs_diag_plugin" not in sys.modules          # discovery imports nothing
+    P = make_prototypes("diagonal", 4, 3)
+    assert "hs_diag_plugin" in sys.modules
+    assert P.shape == (4, 3)
+
+
+def test_broken_plugin_is_reported_and_isolated(fake_plugins):
+    add, tmp = fake_plugins
+    write_module(tmp, "hs_broken_plugin", "raise RuntimeError('boom at import')\n")
+    add("broken", "hs_broken_plugin:Thing", distribution="brokenpkg")
+    with pytest.warns(PluginWarning, match="broken.*boom at import"):
+        infos = {i.name: i for i in hsproto.list_plugins("prototypes")}
+    assert infos["broken"].status == "broken"
+    assert "RuntimeError: boom at import" in infos["broken"].error
+    assert infos["simplex"].status == "ok"
+    with pytest.raises(PluginError, match=r"'broken' from distribution 'brokenpkg'.*boom"):
+        make_prototypes("broken", 3, 2)
+    assert make_prototypes("simplex", 3, 2).shape == (3, 2)  # others unaffected
+
+
+def test_missing_module_plugin(fake_plugins):
+    add, _ = fake_plugins
+    add("ghost", "no_such_module_hsproto:Ghost", distribution="ghostpkg")
+    with pytest.raises(PluginError, match="ghostpkg.*ModuleNotFoundError"):
+        registry.get("prototypes", "ghost")
+
+
+def test_duplicate_of_builtin_warns_and_builtin_keeps_name(fake_plugins):
+    add, tmp = fake_plugins
+    write_module(tmp, "hs_dup_plugin", GOOD)
+    add("simplex", "hs_dup_plugin:Diagonal", distribution="dupepkg")
+    with pytest.warns(PluginWarning, match="'simplex' is registered by hsproto, dupepkg"):
+        obj = registry.get("prototypes", "simplex")
+    assert obj.__module__ == "hsproto.prototypes.polytopes"
+    assert registry.get("prototypes", "dupepkg:simplex").__name__ == "Diagonal"
+    statuses = {(i.distribution, i.status) for i in hsproto.list_plugins("prototypes")
+                if i.name == "simplex"}
+    assert statuses == {("hsproto", "ok"), ("dupepkg", "shadowed")}
+
+
+def test_duplicate_between_third_parties_is_ambiguous(fake_plugins):
+    add, tmp = fake_plugins
+    write_module(tmp, "hs_dup_a", GOOD)
+    add("diag", "hs_dup_a:Diagonal", distribution="pkg-a")
+    add("diag", "hs_dup_a:Diagonal", distribution="pkg-b")
+    with pytest.warns(PluginWarning), pytest.raises(ValueError, match="ambiguous"):
+        registry.get("prototypes", "diag")
+    assert issubclass(registry.get("prototypes", "pkg-b:diag"), PrototypeStrategy)
+
+
+def test_plugin_returning_garbage_is_caught(fake_plugins):
+    add, tmp = fake_plugins
+    write_module(tmp, "hs_bad_shape", """
+        import numpy as np
+        from hsproto.prototypes import PrototypeStrategy
+
+        class BadShape(PrototypeStrategy):
+            name = "bad_shape"
+            def _generate(self, n_classes, n_dims, seed):
+                return np.ones((n_classes + 1, n_dims))
+
+        class NaNs(PrototypeStrategy):
+            name = "nans"
+            def _generate(self, n_classes, n_dims, seed):
+                return np.full((n_classes, n_dims), np.nan)
+    """)
+    add("bad_shape", "hs_bad_shape:BadShape")
+    add("nans", "hs_bad_shape:NaNs")
+    with pytest.raises(ValueError, match=r"'bad_shape' returned shape \(4, 2\)"):
+        make_prototypes("bad_shape", 3, 2)
+    with pytest.raises(ValueError, match="'nans' returned non-finite"):
+        make_prototypes("nans", 3, 2)
+
+
+def test_non_strategy_object_is_rejected(fake_plugins):
+    add, tmp = fake_plugins
+    write_module(tmp, "hs_wrong_type", "class NotAStrategy:\n    pass\n")
+    add("wrong", "hs_wrong_type:NotAStrategy")
+    with pytest.raises(TypeError, match="not a PrototypeStrategy subclass"):
+        make_prototypes("wrong", 3, 2)
+
+
+def test_view_is_read_only():
+    view = registry.plugins_view("prototypes")
+    assert view["simplex"] == "hsproto.prototypes.polytopes:SimplexStrategy"
+    with pytest.raises(TypeError):
+        view["simplex"] = "x:y"
