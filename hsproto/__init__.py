@@ -8,6 +8,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 from ._config import config_context, get_config, set_config
+from .estimators import HypersphericalClassifier, HypersphericalRegressor
 from .prototypes import (
     PrototypeStrategy,
     joint_layout,
@@ -19,6 +20,8 @@ from .prototypes import (
 from .registry import PluginError, list_plugins
 
 __all__ = [
+    "HypersphericalClassifier",
+    "HypersphericalRegressor",
     "PluginError",
     "PrototypeStrategy",
     "__version__",

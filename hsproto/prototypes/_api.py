@@ -99,7 +99,7 @@ def make_prototypes(strategy, n_classes, n_dims, *, random_state=None, **kwargs)
     >>> P = make_prototypes("simplex", 4, 3)
     >>> P.shape
     (4, 3)
-    >>> bool(np.allclose(P @ P.T + np.eye(4) * 4 / 3, 1 - 1 / 3))
+    >>> bool(np.allclose(P @ P.T, np.where(np.eye(4) == 1, 1.0, -1 / 3)))
     True
     """
     n_classes, n_dims = check_sizes(n_classes, n_dims)

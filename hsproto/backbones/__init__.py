@@ -1,0 +1,7 @@
+"""Backbones (registered in the ``hsproto.backbones`` entry-point group)."""
+
+from ._base import HypersphereHead, HypersphereNet
+from .cnn import SmallCNN
+from .mlp import MLP
+
+__all__ = ["MLP", "HypersphereHead", "HypersphereNet", "SmallCNN"]

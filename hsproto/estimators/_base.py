@@ -1,0 +1,305 @@
+"""Machinery shared by the hyperspherical estimators (composition around a skorch net)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.dataset import ValidSplit
+from skorch.utils import to_tensor
+from torch import nn
+
+from .. import registry
+from ..backbones._base import HypersphereNet, infer_out_features
+from ..losses._base import PrototypeLoss
+from ..prototypes._api import seed_from
+
+__all__ = ["HypersphericalBase"]
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+class _Net(NeuralNet):
+    """skorch net whose loss is a per-sample loss, weighted by ``X["sample_weight"]``."""
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        per_sample = self.criterion_(y_pred, to_tensor(y_true, device=self.device))
+        if isinstance(X, dict) and "sample_weight" in X:
+            weight = to_tensor(X["sample_weight"], device=self.device)
+            return (per_sample * weight).mean()
+        return per_sample.mean()
+
+
+class _Criterion(nn.Module):
+    """Routes a batch target to the loss's classification and/or regression term.
+
+    Joint targets are float rows ``[class index, r_1 .. r_T]``; the terms are summed with
+    no task weight (HPN §3.3: both live in the same range).
+    """
+
+    def __init__(self, loss, task):
+        super().__init__()
+        self.loss, self.task = loss, task
+
+    def forward(self, z, y):
+        if self.task == "classification":
+            return self.loss.classification(z, y)
+        if self.task == "regression":
+            return self.loss.regression(z, y)
+        return self.loss.classification(z, y[:, 0].long()) + self.loss.regression(z, y[:, 1:])
+
+
+def resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'auto' or a torch.device, got "
+                         f"{device!r}.")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"Invalid device {device!r}: {exc}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available; use "
+                         f"device='cpu' or 'auto'.")
+    return device
+
+
+class HypersphericalBase(TransformerMixin, BaseEstimator):
+    """Common parameters and the fit/transform machinery; see the estimators' docs."""
+
+    _task = None
+
+    def __init__(self, module="mlp", *, module_params=None, n_dims=None, prototypes="auto",
+                 prototype_params=None, loss="hpn", max_epochs=100, batch_size=128, lr=1e-3,
+                 optimizer="adam", weight_decay=0.0, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, device="cpu",
+                 random_state=None, verbose=0, callbacks=None):
+        self.module = module
+        self.module_params = module_params
+        self.n_dims = n_dims
+        self.prototypes = prototypes
+        self.prototype_params = prototype_params
+        self.loss = loss
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ---------------------------------------------------------------- hooks
+    def _validate_fit(self, X, y):
+        """Return X, the encoded target (n, ...) and sample weights or None; set
+        target-related fitted state on a dict returned as third element."""
+        raise NotImplementedError
+
+    def _layout(self, n_dims, seed, state):
+        """Return (prototypes or None, poles or None)."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to map X onto the prototypes of y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+        y : array-like, see the estimator
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            self._forget_fit()
+            raise
+
+    def _forget_fit(self):
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)
+
+    def _fit(self, X, y, sample_weight):
+        self._check_params()
+        X, target, weight, state = self._validate_fit(X, y, sample_weight)
+        device = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        n_dims = self._resolve_n_dims(state)
+        prototypes, poles = self._layout(n_dims, seed, state)
+        loss = self._make_loss(prototypes, poles)
+        fit_X = X if weight is None else {"X": X, "sample_weight": weight}
+        with _seeded(seed, device):
+            net = self._make_net(X, target, n_dims, loss, device, seed)
+            net.fit(fit_X, target)
+        for key, value in state.items():
+            setattr(self, key, value)
+        self.n_dims_ = n_dims
+        self.prototypes_ = prototypes
+        self.poles_ = poles
+        self.net_ = net
+        self.history_ = net.history
+        self._n_features_out = n_dims
+        return self
+
+    def _check_params(self):
+        checks = [("max_epochs", self.max_epochs, 1, True), ("batch_size", self.batch_size, 1,
+                  True), ("n_iter_no_change", self.n_iter_no_change, 1, True)]
+        for name, value, low, integer in checks:
+            kind = numbers.Integral if integer else numbers.Real
+            if isinstance(value, bool) or not isinstance(value, kind) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        for name, value in (("lr", self.lr), ("weight_decay", self.weight_decay)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+                    np.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
+                raise ValueError(f"{name} must be a finite number {'>' if name == 'lr' else '>='}"
+                                 f" 0, got {value!r}.")
+        if not (isinstance(self.validation_fraction, numbers.Real)
+                and 0 < self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be in (0, 1), got "
+                             f"{self.validation_fraction!r}.")
+        if self.n_dims is not None and (isinstance(self.n_dims, bool) or not isinstance(
+                self.n_dims, numbers.Integral) or self.n_dims < 1):
+            raise ValueError(f"n_dims must be None or an integer >= 1, got {self.n_dims!r}.")
+
+    def _resolve_n_dims(self, state):
+        return int(self.n_dims) if self.n_dims is not None else self._default_n_dims(state)
+
+    def _make_loss(self, prototypes, poles):
+        cls = registry.get("hsproto.losses", self.loss) if isinstance(self.loss, str) \
+            else self.loss
+        if not (inspect.isclass(cls) and issubclass(cls, PrototypeLoss)):
+            raise ValueError(f"loss must be a registered name or a PrototypeLoss subclass, "
+                             f"got {self.loss!r}.")
+        task = "classification" if self._task == "joint" else self._task
+        needed = {"classification", "regression"} if self._task == "joint" else {task}
+        missing = needed - set(cls.tasks)
+        if missing:
+            raise ValueError(f"loss {self.loss!r} does not support {sorted(missing)}; it "
+                             f"supports {list(cls.tasks)}.")
+        return _Criterion(cls(prototypes=prototypes, poles=poles), self._task)
+
+    def _make_backbone(self, X):
+        params = dict(self.module_params or {})
+        module = self.module
+        if isinstance(module, str):
+            module = registry.get("hsproto.backbones", module)
+        if isinstance(module, nn.Module):
+            if params:
+                raise ValueError("module_params cannot be used with a module instance.")
+            return copy.deepcopy(module)
+        if inspect.isclass(module) and issubclass(module, nn.Module):
+            takes_shape = "input_shape" in inspect.signature(module).parameters
+            if takes_shape:
+                params["input_shape"] = X.shape[1:]
+            try:
+                return module(**params)
+            except TypeError as exc:
+                raise ValueError(f"Cannot build module {module.__name__} with module_params "
+                                 f"{sorted(params)}: {exc}") from exc
+        raise ValueError(f"module must be a registered backbone name, a torch.nn.Module "
+                         f"class or instance, got {self.module!r}.")
+
+    def _can_stratify(self, target):
+        """Stratify the validation split when every class fits in it twice over."""
+        n_valid = int(np.ceil(self.validation_fraction * len(target)))
+        if len(target) - n_valid < 1 or n_valid < 1:
+            raise ValueError(f"early_stopping needs at least 2 samples to hold out "
+                             f"validation_fraction={self.validation_fraction}; got "
+                             f"n_samples={len(target)}.")
+        if self._task != "classification":
+            return False
+        counts = np.bincount(target)
+        return n_valid >= len(counts) and counts.min() >= 2
+
+    def _make_net(self, X, target, n_dims, loss, device, seed):
+        backbone = self._make_backbone(X)
+        in_features = infer_out_features(backbone, torch.as_tensor(X[:2]))
+        module = HypersphereNet(backbone, in_features, n_dims)
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            if optimizer not in _OPTIMIZERS:
+                raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or a "
+                                 f"torch.optim.Optimizer class, got {optimizer!r}.")
+            extra = {"optimizer__momentum": 0.9} if optimizer == "sgd" else {}
+            optimizer = _OPTIMIZERS[optimizer]
+        elif inspect.isclass(optimizer) and issubclass(optimizer, torch.optim.Optimizer):
+            extra = {}
+        else:
+            raise ValueError(f"optimizer must be a name or a torch.optim.Optimizer class, got "
+                             f"{optimizer!r}.")
+        callbacks = self._callbacks()
+        train_split = None
+        if self.early_stopping:
+            train_split = ValidSplit(self.validation_fraction,
+                                     stratified=self._can_stratify(target),
+                                     random_state=seed % 2**31)
+        return _Net(module, criterion=loss, optimizer=optimizer, lr=self.lr,
+                    optimizer__weight_decay=self.weight_decay, max_epochs=self.max_epochs,
+                    batch_size=self.batch_size, train_split=train_split, callbacks=callbacks,
+                    iterator_train__shuffle=True, verbose=int(self.verbose), device=device,
+                    predict_nonlinearity=None, **extra)
+
+    def _callbacks(self):
+        out = []
+        for i, cb in enumerate(self.callbacks or []):
+            name, cb = cb if isinstance(cb, tuple) else (f"user_{i}", cb)
+            if not isinstance(cb, Callback):
+                raise ValueError(f"callbacks must be skorch Callback instances, got {cb!r}.")
+            out.append((name, copy.deepcopy(cb)))
+        if self.early_stopping:
+            out.append(("early_stopping", EarlyStopping(patience=self.n_iter_no_change,
+                                                        load_best=True)))
+        if self.verbose and int(self.verbose) >= 2:
+            out.append(("progress_bar", ProgressBar()))
+        return out
+
+    # ---------------------------------------------------------------- inference
+    def _embed(self, X):
+        """Unit embeddings (n, D) as float64."""
+        z = self.net_.forward(X, training=False, device="cpu")
+        return z.detach().double().numpy()
+
+    def transform(self, X):
+        """Unit-norm embeddings on the hypersphere, shape (n_samples, n_dims_)."""
+        check_is_fitted(self)
+        return self._embed(self._validate_X(X))
+
+    def get_feature_names_out(self, input_features=None):
+        """``["<estimator>0", "<estimator>1", ...]`` for the ``n_dims_`` embedding axes."""
+        check_is_fitted(self)
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.n_dims_)], dtype=object)
+
+    def _validate_X(self, X):
+        from sklearn.utils.validation import validate_data
+
+        X = validate_data(self, X, reset=False, allow_nd=True, dtype=[np.float32, np.float64])
+        return np.array(X, dtype=np.float32, order="C")
+
+
+@contextlib.contextmanager
+def _seeded(seed, device):
+    """Seed torch inside a forked RNG state, leaving the caller's global RNG untouched."""
+    devices = [torch.cuda.current_device()] if str(device).startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

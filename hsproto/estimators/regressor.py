@@ -1,0 +1,93 @@
+"""``HypersphericalRegressor``: regression between antipodal poles (HPN Eq. 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..prototypes import regression_poles
+from ._base import HypersphericalBase
+from .classifier import _normalise_weight
+
+__all__ = ["HypersphericalRegressor"]
+
+
+class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
+    """Regressor on the hypersphere: each target interpolates between two poles.
+
+    Target t has an upper pole ``p_u = e_t`` and a lower pole ``-e_t``; the training
+    range ``[v_l, v_u]`` maps to cosines in [-1, 1]. The loss is HPN Eq. 7,
+    ``(r - cos(z, p_u))^2`` with ``r = 2 (y - v_l) / (v_u - v_l) - 1``, and
+    ``predict`` returns ``v_l + (cos(z, p_u) + 1) / 2 (v_u - v_l)``, so predictions stay
+    in the training range. Multi-output y puts each target on its own axis.
+
+    Parameters
+    ----------
+    n_dims : int, default=None
+        Output dimension; None uses ``max(2, n_targets)`` (each target needs an axis).
+    Other parameters : see :class:`HypersphericalClassifier` (module, module_params,
+        loss, max_epochs, batch_size, lr, optimizer, weight_decay, early_stopping,
+        validation_fraction, n_iter_no_change, device, random_state, verbose, callbacks).
+
+    Attributes
+    ----------
+    poles_ : ndarray of shape (n_targets, n_dims_)
+        Upper poles; the lower poles are their negatives.
+    y_min_, y_max_ : ndarray of shape (n_targets,)
+        The interpolation bounds ``v_l`` and ``v_u`` (training min and max).
+    n_dims_, n_features_in_, net_, history_
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsproto import HypersphericalRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, (200, 3))
+    >>> y = X @ [1.0, -2.0, 0.5]
+    >>> reg = HypersphericalRegressor(max_epochs=100, random_state=0).fit(X, y)
+    >>> bool(reg.score(X, y) > 0.9)
+    True
+    """
+
+    _task = "regression"
+
+    def _validate_fit(self, X, y, sample_weight):
+        X, y = validate_data(self, X, y, allow_nd=True, dtype=[np.float32, np.float64],
+                             multi_output=True, y_numeric=True)
+        y = np.asarray(y, dtype=np.float64)
+        single = y.ndim == 1
+        y2 = y.reshape(len(y), -1)
+        low, high = y2.min(axis=0), y2.max(axis=0)
+        r = 2.0 * (y2 - low) / _span(low, high) - 1.0
+        weight = None
+        if sample_weight is not None:
+            weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        state = {"y_min_": low, "y_max_": high, "n_targets_": y2.shape[1],
+                 "_single_output": single}
+        return (np.array(X, dtype=np.float32, order="C"), r.astype(np.float32),
+                _normalise_weight(weight), state)
+
+    def _default_n_dims(self, state):
+        return max(2, state["n_targets_"])
+
+    def _layout(self, n_dims, seed, state):
+        return None, regression_poles(state["n_targets_"], n_dims)
+
+    def predict(self, X):
+        """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""
+        check_is_fitted(self)
+        cos = self._embed(self._validate_X(X)) @ self.poles_.T
+        y = self.y_min_ + (cos + 1.0) / 2.0 * _span(self.y_min_, self.y_max_)
+        return y[:, 0] if self._single_output else y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _span(low, high):
+    """``high - low``, with 1 for constant targets (predictions then stay constant)."""
+    span = high - low
+    return np.where(span > 0, span, 1.0)
