@@ -8,7 +8,12 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 from ._config import config_context, get_config, set_config
-from .estimators import HypersphericalClassifier, HypersphericalRegressor
+from .estimators import (
+    HypersphericalClassifier,
+    HypersphericalRegressor,
+    JointEstimator,
+    joint_scorers,
+)
 from .prototypes import (
     PrototypeStrategy,
     joint_layout,
@@ -22,12 +27,14 @@ from .registry import PluginError, list_plugins
 __all__ = [
     "HypersphericalClassifier",
     "HypersphericalRegressor",
+    "JointEstimator",
     "PluginError",
     "PrototypeStrategy",
     "__version__",
     "config_context",
     "get_config",
     "joint_layout",
+    "joint_scorers",
     "known_limit",
     "list_plugins",
     "make_prototypes",

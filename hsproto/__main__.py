@@ -38,9 +38,9 @@ def separation_table(sizes, strategy="auto", random_state=0, out=sys.stdout):
 
 
 def _demo(args):
-    print("hsproto demo: prototype placement by the 'auto' strategy (the estimators' "
-          "default)\nmax pairwise cosine, lower is better; 'gap' = max cos - limit\n")
-    separation_table(DEMO_SIZES)
+    from ._demo import run
+
+    run(picture=args.picture)
     return 0
 
 
@@ -61,8 +61,10 @@ def _plugins(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m hsproto")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="the main job: show what hsproto does").set_defaults(
-        func=_demo)
+    p = sub.add_parser("demo", help="the main job: show what hsproto does")
+    p.add_argument("--picture", default="hsproto_demo_joint.png",
+                   help="where to save the joint model's S^2 picture ('' to skip)")
+    p.set_defaults(func=_demo)
     p = sub.add_parser("plugins", help="list registered plugins and their status")
     p.add_argument("group", nargs="?", default=None,
                    help="prototypes, losses or backbones (default: all)")

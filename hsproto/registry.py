@@ -33,6 +33,8 @@ __all__ = [
 
 GROUPS = ("hsproto.prototypes", "hsproto.losses", "hsproto.backbones")
 _SHORT = {g.split(".", 1)[1]: g for g in GROUPS}
+_NOUN = {"hsproto.prototypes": "prototype strategy", "hsproto.losses": "loss",
+         "hsproto.backbones": "backbone"}
 _OWN_DISTRIBUTION = "hsproto"
 
 
@@ -199,7 +201,7 @@ def _resolve(group: str, name: str) -> _Entry:
         options = ", ".join(f"'{e.distribution}:{name}'" for e in state["conflicts"][name])
         raise ValueError(f"{group} plugin name {name!r} is ambiguous; use one of {options}.")
     names = ", ".join(available(group)) or "none"
-    raise ValueError(f"Unknown {group.split('.')[1][:-1]} {name!r}; available: {names}.")
+    raise ValueError(f"Unknown {_NOUN[group]} {name!r}; available: {names}.")
 
 
 def get(group: str, name: str):

@@ -25,7 +25,7 @@ ESTIMATORS = [
                                                                      (32, 32)}),
     HypersphericalClassifier(early_stopping=True, n_iter_no_change=3, max_epochs=200),
     HypersphericalRegressor(),
-    HypersphericalRegressor(n_dims=5, early_stopping=True, weight_decay=1e-4),
+    HypersphericalRegressor(n_dims=8, early_stopping=True, weight_decay=1e-4),
 ]
 
 

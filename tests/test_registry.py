@@ -63,7 +63,7 @@ def test_builtins_are_listed_through_entry_points():
 
 
 def test_unknown_name_lists_available():
-    with pytest.raises(ValueError, match=r"Unknown prototype 'nope'.*separation.*simplex"):
+    with pytest.raises(ValueError, match=r"Unknown prototype strategy 'nope'.*separation.*simplex"):
         make_prototypes("nope", 3, 2)
 
 

@@ -274,8 +274,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- inference
     def _embed(self, X):
-        """Unit embeddings (n, D) as float64."""
-        z = self.net_.forward(X, training=False, device="cpu")
+        """Unit embeddings (n, D) as float64 (the data loader's seed draw is kept off the
+        caller's global RNG)."""
+        with torch.random.fork_rng(devices=[]):
+            z = self.net_.forward(X, training=False, device="cpu")
         return z.detach().double().numpy()
 
     def transform(self, X):

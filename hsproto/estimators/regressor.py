@@ -25,7 +25,10 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
     Parameters
     ----------
     n_dims : int, default=None
-        Output dimension; None uses ``max(2, n_targets)`` (each target needs an axis).
+        Output dimension, at least ``n_targets + 1``; None uses ``n_targets + 1``. Each
+        target needs its own axis, and the unit-norm embedding needs one free axis so
+        that the targets' cosines can vary independently (with ``n_dims == n_targets``
+        they would be tied by ``sum cos^2 = 1``).
     Other parameters : see :class:`HypersphericalClassifier` (module, module_params,
         loss, max_epochs, batch_size, lr, optimizer, weight_decay, early_stopping,
         validation_fraction, n_iter_no_change, device, random_state, verbose, callbacks).
@@ -69,10 +72,15 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
                 _normalise_weight(weight), state)
 
     def _default_n_dims(self, state):
-        return max(2, state["n_targets_"])
+        return state["n_targets_"] + 1
 
     def _layout(self, n_dims, seed, state):
-        return None, regression_poles(state["n_targets_"], n_dims)
+        n_targets = state["n_targets_"]
+        if n_dims < n_targets + 1:
+            raise ValueError(f"n_dims={n_dims} is too small for {n_targets} regression "
+                             f"target(s): each needs its own axis plus one free axis "
+                             f"(n_dims >= {n_targets + 1}).")
+        return None, regression_poles(n_targets, n_dims)
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""

@@ -1,0 +1,159 @@
+"""``JointEstimator``: classification and regression in one hyperspherical output space."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, make_scorer, r2_score
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..prototypes import joint_layout
+from ._base import HypersphericalBase
+from .classifier import _normalise_weight
+from .regressor import _span
+
+__all__ = ["JointEstimator", "joint_scorers"]
+
+
+def split_joint_target(y):
+    """Split a joint target into (labels (n,), values (n, T) float)."""
+    if hasattr(y, "iloc"):                       # DataFrame: keep per-column dtypes
+        labels = np.asarray(y.iloc[:, 0])
+        values = y.iloc[:, 1:].to_numpy(dtype=np.float64) if y.shape[1] > 1 else None
+    else:
+        arr = np.asarray(y, dtype=object if _mixed(y) else None)
+        if arr.ndim != 2 or arr.shape[1] < 2:
+            raise ValueError(f"JointEstimator expects y of shape (n_samples, 1 + n_targets): "
+                             f"column 0 the class label, the others regression targets; "
+                             f"got shape {arr.shape}.")
+        labels = arr[:, 0]
+        try:
+            values = arr[:, 1:].astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"JointEstimator regression targets (y[:, 1:]) must be "
+                             f"numeric: {exc}") from exc
+    if values is None or values.shape[1] < 1:
+        raise ValueError("JointEstimator expects y with at least 2 columns: class label and "
+                         "regression target(s).")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("JointEstimator regression targets (y[:, 1:]) contain NaN or inf.")
+    return labels, values
+
+
+def _mixed(y):
+    return isinstance(y, list | tuple) and any(isinstance(v, str) for row in y for v in row)
+
+
+class JointEstimator(HypersphericalBase):
+    """Classify and regress with one network and one output space (HPN §3.3).
+
+    Regression poles lie on the first ``n_targets`` axes; class prototypes are placed in
+    their orthogonal complement, so class and target similarities are independent.
+    The loss is the sum of the classification and regression losses, with no task
+    weight: both are squared cosine differences in the same range.
+
+    **Target format**: ``y`` of shape (n_samples, 1 + n_targets) — a 2-d array or a
+    DataFrame — whose column 0 is the class label (any label type) and whose other
+    columns are the regression targets. ``predict`` returns the same format (an object
+    array when labels are not numeric); ``predict_classes`` and ``predict_values`` give
+    the parts. ``score`` is the mean of accuracy and R^2; :func:`joint_scorers` gives
+    separate scorers for ``cross_validate``.
+
+    Parameters
+    ----------
+    n_dims : int, default=None
+        None uses ``n_targets + max(2, n_classes - 1)``.
+    prototypes, prototype_params : class prototype strategy (in the complement).
+    Other parameters : see :class:`HypersphericalClassifier`.
+
+    Attributes
+    ----------
+    classes_, prototypes_ (n_classes, n_dims_), poles_ (n_targets, n_dims_),
+    y_min_, y_max_, n_dims_, n_features_in_, net_, history_
+    """
+
+    _task = "joint"
+
+    def _validate_fit(self, X, y, sample_weight):
+        labels, values = split_joint_target(y)
+        X, _ = validate_data(self, X, values, allow_nd=True, multi_output=True,
+                             dtype=[np.float32, np.float64])
+        check_classification_targets(labels)
+        encoder = LabelEncoder().fit(labels)
+        if len(encoder.classes_) < 2:
+            raise ValueError(f"JointEstimator needs samples of at least 2 classes; got 1 "
+                             f"class: {encoder.classes_.tolist()}.")
+        low, high = values.min(axis=0), values.max(axis=0)
+        r = 2.0 * (values - low) / _span(low, high) - 1.0
+        target = np.column_stack([encoder.transform(labels), r]).astype(np.float32)
+        weight = None
+        if sample_weight is not None:
+            weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        state = {"classes_": encoder.classes_, "y_min_": low, "y_max_": high,
+                 "n_targets_": values.shape[1]}
+        return np.array(X, dtype=np.float32, order="C"), target, _normalise_weight(weight), \
+            state
+
+    def _default_n_dims(self, state):
+        return state["n_targets_"] + max(2, len(state["classes_"]) - 1)
+
+    def _layout(self, n_dims, seed, state):
+        poles, prototypes = joint_layout(len(state["classes_"]), n_dims,
+                                         n_targets=state["n_targets_"],
+                                         strategy=self.prototypes, random_state=seed,
+                                         **(self.prototype_params or {}))
+        return prototypes, poles
+
+    def _parts(self, X):
+        check_is_fitted(self)
+        z = self._embed(self._validate_X(X))
+        classes = self.classes_[np.argmax(z @ self.prototypes_.T, axis=1)]
+        values = self.y_min_ + (z @ self.poles_.T + 1.0) / 2.0 * _span(self.y_min_,
+                                                                        self.y_max_)
+        return classes, values
+
+    def predict_classes(self, X):
+        """Predicted class labels, shape (n_samples,)."""
+        return self._parts(X)[0]
+
+    def predict_values(self, X):
+        """Predicted regression targets, shape (n_samples, n_targets)."""
+        return self._parts(X)[1]
+
+    def predict(self, X):
+        """``[class label, target_1 .. target_T]`` per sample, like the training y."""
+        classes, values = self._parts(X)
+        numeric = np.issubdtype(np.asarray(classes).dtype, np.number)
+        out = np.empty((len(classes), 1 + values.shape[1]),
+                       dtype=np.float64 if numeric else object)
+        out[:, 0], out[:, 1:] = classes, values
+        return out
+
+    def score(self, X, y, sample_weight=None):
+        """Mean of classification accuracy and regression R^2 (uniform over targets)."""
+        labels, values = split_joint_target(y)
+        classes, pred = self._parts(X)
+        return 0.5 * (accuracy_score(labels, classes, sample_weight=sample_weight)
+                      + r2_score(values, pred, sample_weight=sample_weight))
+
+
+def _joint_accuracy(y, y_pred):
+    return accuracy_score(split_joint_target(y)[0], split_joint_target(y_pred)[0])
+
+
+def _joint_r2(y, y_pred):
+    return r2_score(split_joint_target(y)[1], split_joint_target(y_pred)[1])
+
+
+def _joint_mae(y, y_pred):
+    true, pred = split_joint_target(y)[1], split_joint_target(y_pred)[1]
+    return float(np.mean(np.abs(true - pred)))
+
+
+def joint_scorers():
+    """Scorers for ``cross_validate(JointEstimator(), X, y, scoring=joint_scorers())``:
+    ``accuracy`` (of the class), ``r2`` and ``neg_mae`` (of the targets)."""
+    return {"accuracy": make_scorer(_joint_accuracy),
+            "r2": make_scorer(_joint_r2),
+            "neg_mae": make_scorer(_joint_mae, greater_is_better=False)}
