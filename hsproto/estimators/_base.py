@@ -21,6 +21,7 @@ from .. import registry
 from ..backbones._base import HypersphereNet, infer_out_features
 from ..losses._base import PrototypeLoss
 from ..prototypes._api import seed_from
+from ._loader import ArrayBatches
 
 __all__ = ["HypersphericalBase"]
 
@@ -255,6 +256,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         return _Net(module, criterion=loss, optimizer=optimizer, lr=self.lr,
                     optimizer__weight_decay=self.weight_decay, max_epochs=self.max_epochs,
                     batch_size=self.batch_size, train_split=train_split, callbacks=callbacks,
+                    iterator_train=ArrayBatches, iterator_valid=ArrayBatches,
                     iterator_train__shuffle=True, verbose=int(self.verbose), device=device,
                     predict_nonlinearity=None, **extra)
 

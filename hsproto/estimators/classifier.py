@@ -82,7 +82,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     >>> from sklearn.datasets import load_iris
     >>> from hsproto import HypersphericalClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = HypersphericalClassifier(max_epochs=50, random_state=0).fit(X, y)
+    >>> clf = HypersphericalClassifier(random_state=0).fit(X, y)
     >>> clf.prototypes_.shape
     (3, 2)
     >>> bool(clf.score(X, y) > 0.9)
