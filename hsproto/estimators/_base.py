@@ -196,7 +196,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         if missing:
             raise ValueError(f"loss {self.loss!r} does not support {sorted(missing)}; it "
                              f"supports {list(cls.tasks)}.")
-        return _Criterion(cls(prototypes=prototypes, poles=poles), self._task)
+        return cls(prototypes=prototypes, poles=poles)
 
     def _make_backbone(self, X):
         params = dict(self.module_params or {})
@@ -234,7 +234,6 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
     def _make_net(self, X, target, n_dims, loss, device, seed):
         backbone = self._make_backbone(X)
         in_features = infer_out_features(backbone, torch.as_tensor(X[:2]))
-        module = HypersphereNet(backbone, in_features, n_dims)
         optimizer = self.optimizer
         if isinstance(optimizer, str):
             if optimizer not in _OPTIMIZERS:
@@ -253,7 +252,13 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             train_split = ValidSplit(self.validation_fraction,
                                      stratified=self._can_stratify(target),
                                      random_state=seed % 2**31)
-        return _Net(module, criterion=loss, optimizer=optimizer, lr=self.lr,
+        # Classes plus ``module__*`` / ``criterion__*`` arguments (not instances): skorch
+        # pickles those through its device mapping, so a model fitted on a GPU loads on a
+        # CPU-only machine.
+        return _Net(HypersphereNet, module__backbone=backbone,
+                    module__in_features=in_features, module__n_dims=n_dims,
+                    criterion=_Criterion, criterion__loss=loss, criterion__task=self._task,
+                    optimizer=optimizer, lr=self.lr,
                     optimizer__weight_decay=self.weight_decay, max_epochs=self.max_epochs,
                     batch_size=self.batch_size, train_split=train_split, callbacks=callbacks,
                     iterator_train=ArrayBatches, iterator_valid=ArrayBatches,
