@@ -1,8 +1,10 @@
 """scikit-learn's own estimator checks over the hyperspherical estimators."""
 
+import pytest
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from hsproto import HypersphericalClassifier, HypersphericalRegressor
+from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
 
 # Expected failures, each with the reason; everything else must pass (xfail_strict).
 _SW = ("zero weights and repeated rows change mini-batch composition and the number of "
@@ -33,3 +35,21 @@ ESTIMATORS = [
                          xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# JointEstimator's y is (n, 1 + n_targets): [label, targets]. scikit-learn's generic
+# checks fabricate 1-d targets, which the joint format must reject, so the joint estimator
+# runs the API checks that do not invent a y; fitting, cloning, pickling and CV are in
+# tests/test_estimators.py.
+JOINT_API_CHECKS = [
+    "check_no_attributes_set_in_init", "check_parameters_default_constructible",
+    "check_get_params_invariance", "check_set_params", "check_estimator_repr",
+    "check_estimator_cloneable", "check_estimator_tags_renamed", "check_valid_tag_types",
+    "check_mixin_order", "check_do_not_raise_errors_in_init_or_set_params",
+]
+
+
+@pytest.mark.parametrize("name", JOINT_API_CHECKS)
+def test_joint_estimator_api_checks(name):
+    check = getattr(estimator_checks, name)
+    check(type(JointEstimator()).__name__, JointEstimator())
