@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_embeddings", "check_number"]
+__all__ = ["check_embeddings", "check_number", "embedding_count_problem"]
 
 
 def check_number(name, value, *, low=None, high=None, integer=False, inclusive_low=True):
@@ -47,3 +47,11 @@ def check_embeddings(class_embeddings, n_classes=None):
         raise ValueError(f"class_embeddings rows {zero[:10].tolist()} are zero vectors; "
                          f"their direction is undefined.")
     return emb
+
+
+def embedding_count_problem(class_embeddings, n_classes):
+    """Why ``class_embeddings`` does not fit ``n_classes`` (None when it does)."""
+    if class_embeddings.shape[0] != n_classes:
+        return (f"class_embeddings has {class_embeddings.shape[0]} rows; give one embedding "
+                f"per class.")
+    return None

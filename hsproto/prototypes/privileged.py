@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._params import check_embeddings, check_number
+from ._params import check_embeddings, check_number, embedding_count_problem
 from .separation import SeparationStrategy
 
 __all__ = ["PrivilegedStrategy"]
@@ -45,10 +45,7 @@ class PrivilegedStrategy(SeparationStrategy):
         self.max_triplets = check_number("max_triplets", max_triplets, low=1, integer=True)
 
     def _unsupported(self, n_classes, n_dims):
-        if self.class_embeddings.shape[0] != n_classes:
-            return (f"class_embeddings has {self.class_embeddings.shape[0]} rows; give "
-                    f"one embedding per class.")
-        return None
+        return embedding_count_problem(self.class_embeddings, n_classes)
 
     def _generate(self, n_classes, n_dims, seed):
         emb = self.class_embeddings / np.linalg.norm(self.class_embeddings, axis=1,

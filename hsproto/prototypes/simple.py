@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import PrototypeStrategy
-from ._params import check_embeddings
+from ._params import check_embeddings, embedding_count_problem
 
 __all__ = ["EmbeddingStrategy", "RandomStrategy"]
 
@@ -37,10 +37,7 @@ class EmbeddingStrategy(PrototypeStrategy):
         self.class_embeddings = check_embeddings(class_embeddings)
 
     def _unsupported(self, n_classes, n_dims):
-        if self.class_embeddings.shape[0] != n_classes:
-            return (f"class_embeddings has {self.class_embeddings.shape[0]} rows; give "
-                    f"one embedding per class.")
-        return None
+        return embedding_count_problem(self.class_embeddings, n_classes)
 
     def _generate(self, n_classes, n_dims, seed):
         return project_embeddings(self.class_embeddings, n_dims)
