@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
@@ -56,6 +56,40 @@ class _Criterion(nn.Module):
         if self.task == "regression":
             return self.loss.regression(z, y)
         return self.loss.classification(z, y[:, 0].long()) + self.loss.regression(z, y[:, 1:])
+
+
+def prepare_sample_weight(sample_weight, X, factor=None):
+    """Validated sample weights times ``factor`` (e.g. class weights), scaled to mean 1 so
+    the loss scale does not depend on them; None when neither is given."""
+    weight = None
+    if sample_weight is not None:
+        weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if factor is not None:
+        weight = factor if weight is None else weight * factor
+    if weight is None:
+        return None
+    if np.any(weight < 0):
+        raise ValueError("sample_weight must be non-negative.")
+    if weight.mean() <= 0:
+        raise ValueError("sample_weight sums to zero; at least one sample needs weight.")
+    return (weight / weight.mean()).astype(np.float32)
+
+
+def scale_targets(values):
+    """Targets (n, T) -> (r in [-1, 1], low, high): HPN Eq. 7's bounds from the data."""
+    low, high = values.min(axis=0), values.max(axis=0)
+    return 2.0 * (values - low) / _span(low, high) - 1.0, low, high
+
+
+def unscale_targets(cos, low, high):
+    """Cosines to the upper poles -> targets: ``v_l + (cos + 1) / 2 (v_u - v_l)``."""
+    return low + (cos + 1.0) / 2.0 * _span(low, high)
+
+
+def _span(low, high):
+    """``high - low``, with 1 for constant targets (predictions then stay constant)."""
+    span = high - low
+    return np.where(span > 0, span, 1.0)
 
 
 def resolve_device(device):
@@ -106,9 +140,9 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         self.callbacks = callbacks
 
     # ---------------------------------------------------------------- hooks
-    def _validate_fit(self, X, y):
-        """Return X, the encoded target (n, ...) and sample weights or None; set
-        target-related fitted state on a dict returned as third element."""
+    def _validate_fit(self, X, y, sample_weight):
+        """Return ``(X float32, encoded target, sample weights or None, state)``, where
+        ``state`` holds the target-related fitted attributes set after a successful fit."""
         raise NotImplementedError
 
     def _layout(self, n_dims, seed, state):
@@ -141,12 +175,13 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight):
         self._check_params()
+        loss_class = self._loss_class()          # before any expensive placement
         X, target, weight, state = self._validate_fit(X, y, sample_weight)
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
         n_dims = self._resolve_n_dims(state)
         prototypes, poles = self._layout(n_dims, seed, state)
-        loss = self._make_loss(prototypes, poles)
+        loss = loss_class(prototypes=prototypes, poles=poles)
         fit_X = X if weight is None else {"X": X, "sample_weight": weight}
         with _seeded(seed, device):
             net = self._make_net(X, target, n_dims, loss, device, seed)
@@ -184,7 +219,8 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
     def _resolve_n_dims(self, state):
         return int(self.n_dims) if self.n_dims is not None else self._default_n_dims(state)
 
-    def _make_loss(self, prototypes, poles):
+    def _loss_class(self):
+        """The loss class, checked to support this estimator's task(s)."""
         cls = registry.get("hsproto.losses", self.loss) if isinstance(self.loss, str) \
             else self.loss
         if not (inspect.isclass(cls) and issubclass(cls, PrototypeLoss)):
@@ -196,7 +232,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         if missing:
             raise ValueError(f"loss {self.loss!r} does not support {sorted(missing)}; it "
                              f"supports {list(cls.tasks)}.")
-        return cls(prototypes=prototypes, poles=poles)
+        return cls
 
     def _make_backbone(self, X):
         params = dict(self.module_params or {})

@@ -8,10 +8,10 @@ from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..prototypes import make_prototypes
-from ._base import HypersphericalBase
+from ._base import HypersphericalBase, prepare_sample_weight
 
 __all__ = ["HypersphericalClassifier"]
 
@@ -116,13 +116,9 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; "
                              f"got 1 class: {encoder.classes_.tolist()}.")
         codes = encoder.transform(y)
-        weight = None
-        if sample_weight is not None:
-            weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if self.class_weight is not None:
-            cw = compute_sample_weight(self.class_weight, y)
-            weight = cw if weight is None else weight * cw
-        weight = _normalise_weight(weight)
+        factor = (None if self.class_weight is None
+                  else compute_sample_weight(self.class_weight, y))
+        weight = prepare_sample_weight(sample_weight, X, factor)
         state = {"classes_": encoder.classes_}
         return np.array(X, dtype=np.float32, order="C"), codes.astype(np.int64), weight, state
 
@@ -158,14 +154,3 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         tags.classifier_tags.multi_label = False
         return tags
 
-
-def _normalise_weight(weight):
-    """Sample weights with mean 1 (so the loss scale does not depend on them)."""
-    if weight is None:
-        return None
-    if np.any(weight < 0):
-        raise ValueError("sample_weight must be non-negative.")
-    total = weight.mean()
-    if total <= 0:
-        raise ValueError("sample_weight sums to zero; at least one sample needs weight.")
-    return (weight / total).astype(np.float32)

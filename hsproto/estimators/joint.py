@@ -6,12 +6,10 @@ import numpy as np
 from sklearn.metrics import accuracy_score, make_scorer, r2_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..prototypes import joint_layout
-from ._base import HypersphericalBase
-from .classifier import _normalise_weight
-from .regressor import _span
+from ._base import HypersphericalBase, prepare_sample_weight, scale_targets, unscale_targets
 
 __all__ = ["JointEstimator", "joint_scorers"]
 
@@ -84,16 +82,12 @@ class JointEstimator(HypersphericalBase):
         if len(encoder.classes_) < 2:
             raise ValueError(f"JointEstimator needs samples of at least 2 classes; got 1 "
                              f"class: {encoder.classes_.tolist()}.")
-        low, high = values.min(axis=0), values.max(axis=0)
-        r = 2.0 * (values - low) / _span(low, high) - 1.0
+        r, low, high = scale_targets(values)
         target = np.column_stack([encoder.transform(labels), r]).astype(np.float32)
-        weight = None
-        if sample_weight is not None:
-            weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         state = {"classes_": encoder.classes_, "y_min_": low, "y_max_": high,
                  "n_targets_": values.shape[1]}
-        return np.array(X, dtype=np.float32, order="C"), target, _normalise_weight(weight), \
-            state
+        return (np.array(X, dtype=np.float32, order="C"), target,
+                prepare_sample_weight(sample_weight, X), state)
 
     def _default_n_dims(self, state):
         return state["n_targets_"] + max(2, len(state["classes_"]) - 1)
@@ -109,8 +103,7 @@ class JointEstimator(HypersphericalBase):
         check_is_fitted(self)
         z = self._embed(self._validate_X(X))
         classes = self.classes_[np.argmax(z @ self.prototypes_.T, axis=1)]
-        values = self.y_min_ + (z @ self.poles_.T + 1.0) / 2.0 * _span(self.y_min_,
-                                                                        self.y_max_)
+        values = unscale_targets(z @ self.poles_.T, self.y_min_, self.y_max_)
         return classes, values
 
     def predict_classes(self, X):

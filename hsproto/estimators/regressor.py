@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..prototypes import regression_poles
-from ._base import HypersphericalBase
-from .classifier import _normalise_weight
+from ._base import HypersphericalBase, prepare_sample_weight, scale_targets, unscale_targets
 
 __all__ = ["HypersphericalRegressor"]
 
@@ -61,15 +60,11 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         y = np.asarray(y, dtype=np.float64)
         single = y.ndim == 1
         y2 = y.reshape(len(y), -1)
-        low, high = y2.min(axis=0), y2.max(axis=0)
-        r = 2.0 * (y2 - low) / _span(low, high) - 1.0
-        weight = None
-        if sample_weight is not None:
-            weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        r, low, high = scale_targets(y2)
         state = {"y_min_": low, "y_max_": high, "n_targets_": y2.shape[1],
                  "_single_output": single}
         return (np.array(X, dtype=np.float32, order="C"), r.astype(np.float32),
-                _normalise_weight(weight), state)
+                prepare_sample_weight(sample_weight, X), state)
 
     def _default_n_dims(self, state):
         return state["n_targets_"] + 1
@@ -86,7 +81,7 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
         cos = self._embed(self._validate_X(X)) @ self.poles_.T
-        y = self.y_min_ + (cos + 1.0) / 2.0 * _span(self.y_min_, self.y_max_)
+        y = unscale_targets(cos, self.y_min_, self.y_max_)
         return y[:, 0] if self._single_output else y
 
     def __sklearn_tags__(self):
@@ -94,8 +89,3 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         tags.target_tags.multi_output = True
         return tags
 
-
-def _span(low, high):
-    """``high - low``, with 1 for constant targets (predictions then stay constant)."""
-    span = high - low
-    return np.where(span > 0, span, 1.0)
