@@ -1,5 +1,81 @@
-"""Metrics: separation statistics of prototype sets (more metrics join later)."""
+"""Metrics: calibration of predicted probabilities, and separation of prototype sets."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
 
 from .prototypes.metrics import known_limit, pairwise_cosine_stats
 
-__all__ = ["known_limit", "pairwise_cosine_stats"]
+__all__ = ["expected_calibration_error", "known_limit", "pairwise_cosine_stats"]
+
+
+def expected_calibration_error(y_true, y_prob, *, n_bins=15, labels=None):
+    """Top-label expected calibration error with equal-mass bins.
+
+    Samples are sorted by confidence (the largest predicted probability) and split into
+    ``n_bins`` bins of (nearly) equal size; the ECE is
+    ``sum_b (n_b / n) |accuracy_b - confidence_b|`` (the protocol of seed 003, 15 bins).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+    y_prob : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Predicted probabilities, e.g. ``predict_proba``; a 1-d array is the probability
+        of the positive class of a binary problem.
+    n_bins : int, default=15
+    labels : array-like of shape (n_classes,), default=None
+        The class of each column (an estimator's ``classes_``). None: ``0 .. K-1`` when
+        ``y_true`` holds such integers, else the sorted unique values of ``y_true``.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> from hsproto.metrics import expected_calibration_error
+    >>> ece = expected_calibration_error([0, 1, 1, 0], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4],
+    ...                                                 [0.7, 0.3]], n_bins=2)
+    >>> round(ece, 6)   # bins {0.6 wrong, 0.7 right}, {0.8, 0.9 right}: |0.5-0.65|, |1-0.85|
+    0.15
+    """
+    y_true = np.asarray(y_true)
+    prob = np.asarray(y_prob, dtype=np.float64)
+    if prob.ndim == 1:
+        prob = np.column_stack([1.0 - prob, prob])
+    if prob.ndim != 2 or y_true.ndim != 1 or len(prob) != len(y_true):
+        raise ValueError(f"y_true must be (n_samples,) and y_prob (n_samples, n_classes); "
+                         f"got shapes {y_true.shape} and {np.shape(y_prob)}.")
+    if len(y_true) == 0:
+        raise ValueError("expected_calibration_error needs at least one sample.")
+    if not np.all(np.isfinite(prob)) or prob.min() < 0 or prob.max() > 1:
+        raise ValueError("y_prob must hold probabilities in [0, 1] (no NaN or inf).")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral) or n_bins < 1:
+        raise ValueError(f"n_bins must be an integer >= 1, got {n_bins!r}.")
+    labels = _column_labels(y_true, prob.shape[1], labels)
+    confidence = prob.max(axis=1)
+    correct = labels[prob.argmax(axis=1)] == y_true
+    order = np.argsort(confidence, kind="stable")
+    total = 0.0
+    for part in np.array_split(order, min(n_bins, len(order))):
+        total += len(part) * abs(correct[part].mean() - confidence[part].mean())
+    return float(total / len(order))
+
+
+def _column_labels(y_true, n_classes, labels):
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != n_classes:
+            raise ValueError(f"labels has {len(labels)} entries but y_prob has {n_classes} "
+                             f"columns.")
+        return labels
+    if np.issubdtype(y_true.dtype, np.integer) and y_true.min() >= 0 \
+            and y_true.max() < n_classes:
+        return np.arange(n_classes)
+    unique = np.unique(y_true)
+    if len(unique) != n_classes:
+        raise ValueError(f"y_true has {len(unique)} classes but y_prob has {n_classes} "
+                         f"columns; pass labels= (e.g. the estimator's classes_).")
+    return unique

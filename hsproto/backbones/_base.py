@@ -9,14 +9,16 @@ __all__ = ["HypersphereHead", "HypersphereNet"]
 
 
 class HypersphereHead(nn.Module):
-    """Linear map to ``n_dims`` followed by L2 normalisation."""
+    """Linear map to ``n_dims``. The output is not normalised here: each loss takes the
+    direction (and, for ``vmf``, the norm as a concentration); ``transform`` returns
+    unit vectors."""
 
     def __init__(self, in_features, n_dims):
         super().__init__()
         self.linear = nn.Linear(in_features, n_dims)
 
     def forward(self, x):
-        return nn.functional.normalize(self.linear(x), dim=1, eps=1e-12)
+        return self.linear(x)
 
 
 class HypersphereNet(nn.Module):

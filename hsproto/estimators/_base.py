@@ -14,12 +14,13 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
 from .. import registry
 from ..backbones._base import HypersphereNet, infer_out_features
-from ..losses._base import PrototypeLoss
+from ..losses._base import PrototypeLoss, unit
 from ..prototypes._api import seed_from
 from ._loader import ArrayBatches
 
@@ -29,7 +30,12 @@ _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torc
 
 
 class _Net(NeuralNet):
-    """skorch net whose loss is a per-sample loss, weighted by ``X["sample_weight"]``."""
+    """skorch net whose loss is a per-sample loss, weighted by ``X["sample_weight"]``,
+    with optional batch mixing (``mixer``: MixUp/CutMix into soft targets)."""
+
+    def __init__(self, *args, mixer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mixer = mixer
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         per_sample = self.criterion_(y_pred, to_tensor(y_true, device=self.device))
@@ -37,6 +43,29 @@ class _Net(NeuralNet):
             weight = to_tensor(X["sample_weight"], device=self.device)
             return (per_sample * weight).mean()
         return per_sample.mean()
+
+    def train_step_single(self, batch, **fit_params):
+        if self.mixer is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
+        if isinstance(Xi, dict):
+            x, y, weight = self.mixer(Xi["X"], yi, Xi.get("sample_weight"))
+            Xi = {"X": x} if weight is None else {"X": x, "sample_weight": weight}
+        else:
+            Xi, yi, _ = self.mixer(Xi, yi)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+
+class _LossEpoch(Callback):
+    """Tells the loss the epoch number (``set_epoch``), e.g. for a margin warm-up."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        net.criterion_.loss.set_epoch(len(net.history) - 1)
 
 
 class _Criterion(nn.Module):
@@ -116,7 +145,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
     _task = None
 
     def __init__(self, module="mlp", *, module_params=None, n_dims=None, prototypes="auto",
-                 prototype_params=None, loss="hpn", max_epochs=100, batch_size=128, lr=1e-3,
+                 prototype_params=None, loss="hpn", loss_params=None, max_epochs=100, batch_size=128, lr=1e-3,
                  optimizer="adam", weight_decay=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, device="cpu",
                  random_state=None, verbose=0, callbacks=None):
@@ -126,6 +155,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         self.prototypes = prototypes
         self.prototype_params = prototype_params
         self.loss = loss
+        self.loss_params = loss_params
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -181,7 +211,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         seed = seed_from(self.random_state)
         n_dims = self._resolve_n_dims(state)
         prototypes, poles = self._layout(n_dims, seed, state)
-        loss = loss_class(prototypes=prototypes, poles=poles)
+        loss = self._make_loss(loss_class, prototypes, poles, n_dims, state)
         fit_X = X if weight is None else {"X": X, "sample_weight": weight}
         with _seeded(seed, device):
             net = self._make_net(X, target, n_dims, loss, device, seed)
@@ -189,7 +219,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         for key, value in state.items():
             setattr(self, key, value)
         self.n_dims_ = n_dims
-        self.prototypes_ = prototypes
+        self.prototypes_ = self._final_prototypes(net, prototypes)
         self.poles_ = poles
         self.net_ = net
         self.history_ = net.history
@@ -233,6 +263,33 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             raise ValueError(f"loss {self.loss!r} does not support {sorted(missing)}; it "
                              f"supports {list(cls.tasks)}.")
         return cls
+
+    def _make_loss(self, loss_class, prototypes, poles, n_dims, state):
+        strategy = self.prototypes if isinstance(self.prototypes, str) else getattr(
+            self.prototypes, "name", None)
+        if strategy == "auto" and prototypes is not None:
+            from ..prototypes.auto import choose
+
+            strategy = choose(len(prototypes), n_dims - (0 if poles is None else len(poles)))
+        params = dict(self.loss_params or {})
+        try:
+            return loss_class(prototypes=prototypes, poles=poles, strategy=strategy, **params)
+        except TypeError as exc:
+            raise ValueError(f"Cannot build loss {self.loss!r} with loss_params "
+                             f"{sorted(params)}: {exc}") from exc
+
+    def _final_prototypes(self, net, prototypes):
+        """The class directions after training: the placed ones, permuted by a dynamic
+        assignment, or the learned ones of a loss that learns them."""
+        loss = net.criterion_.loss
+        if prototypes is None:
+            return None
+        if not loss.fixed_prototypes:
+            return loss.current_prototypes().detach().cpu().double().numpy()
+        for _, cb in net.callbacks_:
+            if hasattr(cb, "assignment_"):
+                return prototypes[cb.assignment_]
+        return prototypes
 
     def _make_backbone(self, X):
         params = dict(self.module_params or {})
@@ -299,10 +356,13 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
                     batch_size=self.batch_size, train_split=train_split, callbacks=callbacks,
                     iterator_train=ArrayBatches, iterator_valid=ArrayBatches,
                     iterator_train__shuffle=True, verbose=int(self.verbose), device=device,
-                    predict_nonlinearity=None, **extra)
+                    predict_nonlinearity=None, mixer=self._make_mixer(X, target), **extra)
+
+    def _make_mixer(self, X, target):
+        return None
 
     def _callbacks(self):
-        out = []
+        out = [("loss_epoch", _LossEpoch())]
         for i, cb in enumerate(self.callbacks or []):
             name, cb = cb if isinstance(cb, tuple) else (f"user_{i}", cb)
             if not isinstance(cb, Callback):
@@ -316,17 +376,31 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         return out
 
     # ---------------------------------------------------------------- inference
-    def _embed(self, X):
-        """Unit embeddings (n, D) as float64 (the data loader's seed draw is kept off the
-        caller's global RNG)."""
+    def _raw(self, X):
+        """The network's raw output (n, D) on CPU (the data loader's seed draw is kept
+        off the caller's global RNG)."""
         with torch.random.fork_rng(devices=[]):
-            z = self.net_.forward(X, training=False, device="cpu")
-        return z.detach().double().numpy()
+            return self.net_.forward(X, training=False, device="cpu").detach()
+
+    def _loss_output(self, method, X):
+        """``loss.<method>(raw output)`` as a float64 array (None stays None)."""
+        loss = self.net_.criterion_.loss
+        device = next(iter(loss.buffers())).device
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            out = getattr(loss, method)(self._raw(X).to(device))
+        return None if out is None else out.detach().cpu().double().numpy()
 
     def transform(self, X):
         """Unit-norm embeddings on the hypersphere, shape (n_samples, n_dims_)."""
         check_is_fitted(self)
-        return self._embed(self._validate_X(X))
+        return unit(self._raw(self._validate_X(X))).double().numpy()
+
+    def embedding_norm(self, X):
+        """A per-sample confidence score: the norm of the network output before it is
+        projected onto the sphere; for ``loss="vmf"`` the concentration kappa of the
+        embedding's vMF distribution (seed 003: low values flag ambiguous inputs)."""
+        check_is_fitted(self)
+        return self._loss_output("concentration", self._validate_X(X))
 
     def get_feature_names_out(self, input_features=None):
         """``["<estimator>0", "<estimator>1", ...]`` for the ``n_dims_`` embedding axes."""

@@ -10,6 +10,8 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..assignment import DynamicAssignment
+from ..mixing import Mixer
 from ..prototypes import make_prototypes
 from ._base import HypersphericalBase, prepare_sample_weight
 
@@ -40,6 +42,13 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     prototype_params : dict, default=None
         Parameters of the strategy (e.g. ``class_embeddings``).
     loss : str or PrototypeLoss class, default="hpn"
+        A registered loss: ``"hpn"`` (squared cosine, HPN), ``"mce"`` (cross-entropy over
+        the cosines, HMPN), ``"cosine"`` (normalised softmax, learned temperature),
+        ``"arcface"`` (angular margin; the polytope's neighbour angle for simplex,
+        orthoplex and cube prototypes), ``"vmf"`` (von Mises-Fisher, Monte-Carlo
+        probabilities) or ``"softmax"`` (a learned linear classifier: the baseline).
+    loss_params : dict, default=None
+        Keyword arguments of the loss, e.g. ``{"margin": 0.3, "warmup_epochs": 5}``.
     max_epochs : int, default=100
     batch_size : int, default=128
     lr : float, default=1e-3
@@ -61,9 +70,22 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     class_weight : None, "balanced" or dict, default=None
         Weights samples by class (inverse frequency for "balanced").
     proba_scale : float, default=10.0
+        For losses without a probability model of their own (``hpn``, ``mce``),
         ``predict_proba`` is ``softmax(proba_scale * cos(z, p_k))``: cosines lie in
-        [-1, 1], so the scale sets how peaked probabilities are. Wrap the estimator in
-        ``CalibratedClassifierCV`` for calibrated probabilities.
+        [-1, 1], so the scale sets how peaked probabilities are. ``cosine``, ``arcface``
+        use their learned/fixed scale, ``vmf`` its Monte-Carlo posterior and ``softmax``
+        its logits. Wrap the estimator in ``CalibratedClassifierCV`` to calibrate.
+    assignment : {"static", "dynamic"}, default="static"
+        "dynamic": re-assign classes to the fixed prototypes during training by a linear
+        assignment on momentum class means (seed 001; helps most when n_dims << K).
+        The per-epoch cost is in ``history_`` (``assignment_cost``).
+    assignment_params : dict, default=None
+        ``{"interval": epochs between assignments (1), "momentum": 0.9}``.
+    mixing : {None, "mixup", "cutmix", "both"}, default=None
+        Mix training batches (torchvision MixUp/CutMix; "both" picks one per batch) into
+        soft labels that the loss receives (HMPN, seed 002). CutMix needs image input.
+    mixing_alpha : float, default=1.0
+        Beta(alpha, alpha) parameter of the mixing coefficient.
 
     Attributes
     ----------
@@ -92,14 +114,15 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     _task = "classification"
 
     def __init__(self, module="mlp", *, module_params=None, n_dims=None, prototypes="auto",
-                 prototype_params=None, loss="hpn", max_epochs=100, batch_size=128, lr=1e-3,
-                 optimizer="adam", weight_decay=0.0, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, device="cpu",
-                 random_state=None, verbose=0, callbacks=None, class_weight=None,
-                 proba_scale=10.0):
+                 prototype_params=None, loss="hpn", loss_params=None, max_epochs=100,
+                 batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 device="cpu", random_state=None, verbose=0, callbacks=None,
+                 class_weight=None, proba_scale=10.0, assignment="static",
+                 assignment_params=None, mixing=None, mixing_alpha=1.0):
         super().__init__(module, module_params=module_params, n_dims=n_dims,
                          prototypes=prototypes, prototype_params=prototype_params, loss=loss,
-                         max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+                         loss_params=loss_params, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                          optimizer=optimizer, weight_decay=weight_decay,
                          early_stopping=early_stopping,
                          validation_fraction=validation_fraction,
@@ -107,6 +130,10 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                          random_state=random_state, verbose=verbose, callbacks=callbacks)
         self.class_weight = class_weight
         self.proba_scale = proba_scale
+        self.assignment = assignment
+        self.assignment_params = assignment_params
+        self.mixing = mixing
+        self.mixing_alpha = mixing_alpha
 
     def _validate_fit(self, X, y, sample_weight):
         X, y = validate_data(self, X, y, allow_nd=True, dtype=[np.float32, np.float64])
@@ -130,24 +157,57 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                                      random_state=seed, **(self.prototype_params or {}))
         return prototypes, None
 
-    def _cosines(self, X):
+    def _make_mixer(self, X, target):
+        if self.mixing is None:
+            return None
+        return Mixer(self.mixing, self.mixing_alpha, int(target.max()) + 1, X.ndim)
+
+    def _callbacks(self):
+        callbacks = super()._callbacks()
+        if self.assignment not in ("static", "dynamic"):
+            raise ValueError(f"assignment must be 'static' or 'dynamic', got "
+                             f"{self.assignment!r}.")
+        if self.assignment == "dynamic":
+            try:
+                callbacks.append(("assignment", DynamicAssignment(
+                    **(self.assignment_params or {})).initialize()))
+            except TypeError as exc:
+                raise ValueError(f"assignment_params accepts 'interval' and 'momentum': "
+                                 f"{exc}") from exc
+        return callbacks
+
+    def _make_loss(self, loss_class, prototypes, poles, n_dims, state):
+        loss = super()._make_loss(loss_class, prototypes, poles, n_dims, state)
+        if self.assignment == "dynamic" and not loss.fixed_prototypes:
+            raise ValueError(f"assignment='dynamic' needs fixed prototypes; loss "
+                             f"{self.loss!r} learns its class directions.")
+        return loss
+
+    def _scores(self, X):
         check_is_fitted(self)
-        return self._embed(self._validate_X(X)) @ self.prototypes_.T
+        return self._loss_output("class_scores", self._validate_X(X))
 
     def decision_function(self, X):
-        """Cosine similarity to each class prototype, shape (n_samples, n_classes);
-        for two classes, ``cos(z, p_1) - cos(z, p_0)`` of shape (n_samples,)."""
-        cos = self._cosines(X)
-        return cos[:, 1] - cos[:, 0] if cos.shape[1] == 2 else cos
+        """Class scores, shape (n_samples, n_classes): the cosine to each prototype for
+        the prototype losses (``softmax``: the logits; ``vmf``: log-probabilities); for
+        two classes, ``score_1 - score_0`` of shape (n_samples,)."""
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict_proba(self, X):
-        """``softmax(proba_scale * cos(z, p_k))`` over classes."""
-        return softmax(self.proba_scale * self._cosines(X), axis=1)
+        """Class probabilities: the loss's own model where it has one (``cosine``,
+        ``arcface``, ``vmf``, ``softmax``), else ``softmax(proba_scale * cos(z, p_k))``."""
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        proba = self._loss_output("class_proba", X)
+        if proba is None:
+            proba = softmax(self.proba_scale * self._loss_output("class_scores", X), axis=1)
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """The class of the most similar prototype (values of ``classes_``)."""
-        cos = self._cosines(X)
-        return self.classes_[np.argmax(cos, axis=1)]
+        """The class with the highest score (values of ``classes_``)."""
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

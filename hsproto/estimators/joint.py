@@ -101,9 +101,10 @@ class JointEstimator(HypersphericalBase):
 
     def _parts(self, X):
         check_is_fitted(self)
-        z = self._embed(self._validate_X(X))
-        classes = self.classes_[np.argmax(z @ self.prototypes_.T, axis=1)]
-        values = unscale_targets(z @ self.poles_.T, self.y_min_, self.y_max_)
+        X = self._validate_X(X)
+        classes = self.classes_[np.argmax(self._loss_output("class_scores", X), axis=1)]
+        values = unscale_targets(self._loss_output("regression_output", X), self.y_min_,
+                                 self.y_max_)
         return classes, values
 
     def predict_classes(self, X):

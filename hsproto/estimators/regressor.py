@@ -80,8 +80,8 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
-        cos = self._embed(self._validate_X(X)) @ self.poles_.T
-        y = unscale_targets(cos, self.y_min_, self.y_max_)
+        r = self._loss_output("regression_output", self._validate_X(X))
+        y = unscale_targets(r, self.y_min_, self.y_max_)
         return y[:, 0] if self._single_output else y
 
     def __sklearn_tags__(self):

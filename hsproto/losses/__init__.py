@@ -1,6 +1,9 @@
-"""Prototype losses (registered in the ``hsproto.losses`` entry-point group)."""
+"""Prototype losses (registered in the ``hsproto.losses`` entry-point group).
 
-from ._base import PrototypeLoss, mixed_prototypes
-from .hpn import HPNLoss
+The loss modules are imported by the registry when their name is first used.
+"""
 
-__all__ = ["HPNLoss", "PrototypeLoss", "mixed_prototypes"]
+from ._base import PrototypeLoss, ScaledSoftmaxLoss, mixed_prototypes, soft_cross_entropy, unit
+
+__all__ = ["PrototypeLoss", "ScaledSoftmaxLoss", "mixed_prototypes", "soft_cross_entropy",
+           "unit"]

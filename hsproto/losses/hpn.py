@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import PrototypeLoss, mixed_prototypes
+from ._base import PrototypeLoss, mixed_prototypes, unit
 
 __all__ = ["HPNLoss"]
 
@@ -18,8 +18,8 @@ class HPNLoss(PrototypeLoss):
     tasks = ("classification", "regression")
 
     def classification(self, z, target):
-        cos = (z * mixed_prototypes(self.prototypes, target)).sum(dim=1)
+        cos = (unit(z) * mixed_prototypes(self.prototypes, target)).sum(dim=1)
         return (1.0 - cos) ** 2
 
     def regression(self, z, r):
-        return ((r - z @ self.poles.T) ** 2).sum(dim=1)
+        return ((r - unit(z) @ self.poles.T) ** 2).sum(dim=1)

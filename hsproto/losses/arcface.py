@@ -1,0 +1,71 @@
+"""``arcface``: additive angular margin on the target class (seeds 003 and 004)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..prototypes.polytopes import neighbour_angle
+from ._base import ScaledSoftmaxLoss
+
+__all__ = ["ArcFaceLoss", "arcface_target_logit"]
+
+_POLYTOPES = ("simplex", "orthoplex", "cube")
+
+
+class ArcFaceLoss(ScaledSoftmaxLoss):
+    """Normalised softmax whose target logit is ``scale * psi(theta_y)``,
+    ``psi(theta) = cos(theta + m)`` while ``theta + m <= pi`` and
+    ``cos(theta) + cos(m) - 1`` beyond (continuous and still decreasing, so the
+    gradient does not vanish); the other logits are ``scale * cos(theta_k)``.
+    Soft labels (mixing) put the margin on each class in proportion to its weight.
+
+    Parameters
+    ----------
+    margin : float or "auto", default="auto"
+        Angular margin m in radians. "auto": when the prototypes come from ``simplex``,
+        ``orthoplex`` or ``cube``, the polytope's neighbour angle phi (seed 004: derived,
+        not tuned); otherwise 0.5 (ArcFace's usual value).
+    warmup_epochs : int, default=0
+        Epochs trained with m = 0 before the margin applies (seed 003).
+    scale : float, default=30.0
+        Inverse temperature (seed 004 uses a fixed 30).
+    learn_scale : bool, default=False
+    """
+
+    def __init__(self, prototypes=None, poles=None, *, strategy=None, margin="auto",
+                 warmup_epochs=0, scale=30.0, learn_scale=False):
+        super().__init__(prototypes, poles, strategy=strategy, scale=scale,
+                         learn_scale=learn_scale)
+        if margin == "auto":
+            margin = 0.5
+            if strategy in _POLYTOPES and self.prototypes is not None:
+                margin = neighbour_angle(strategy, *self.prototypes.shape)
+        if not (isinstance(margin, int | float) and 0 <= margin <= math.pi):
+            raise ValueError(f"margin must be 'auto' or an angle in [0, pi] radians, got "
+                             f"{margin!r}.")
+        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) \
+                or warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}.")
+        self.margin = float(margin)
+        self.warmup_epochs = warmup_epochs
+
+    def logits(self, cos, target):
+        margin = self.margin if self.epoch >= self.warmup_epochs else 0.0
+        weight = (torch.nn.functional.one_hot(target.long(), cos.shape[1]).to(cos.dtype)
+                  if target.dim() == 1 else target.to(cos.dtype))
+        shifted = arcface_target_logit(cos, margin)
+        return self.log_scale.exp() * (cos + weight * (shifted - cos))
+
+
+def arcface_target_logit(cos, margin, eps=1e-7):
+    """``psi(theta)`` for ``cos = cos(theta)``: ``cos(theta + m)`` up to ``theta = pi - m``,
+    then ``cos(theta) + cos(m) - 1``."""
+    if margin == 0:
+        return cos
+    c = cos.clamp(-1.0, 1.0)
+    sin = (1.0 - c * c).clamp_min(eps).sqrt()
+    inside = c * math.cos(margin) - sin * math.sin(margin)
+    beyond = c + math.cos(margin) - 1.0
+    return torch.where(c >= math.cos(math.pi - margin), inside, beyond)
