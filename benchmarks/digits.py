@@ -52,6 +52,8 @@ def models():
          lambda: HypersphericalClassifier(random_state=0)),
         ("hsproto HypersphericalClassifier (cnn, defaults)", True,
          lambda: HypersphericalClassifier("cnn", random_state=0)),
+        ("hsproto HypersphericalClassifier (cnn, arcface)", True,
+         lambda: HypersphericalClassifier("cnn", loss="arcface", random_state=0)),
         ("sklearn SVC (C, gamma tuned, inner 3-fold)", False, lambda: svc),
         ("sklearn MLPClassifier(256)", False,
          lambda: MLPClassifier((256,), max_iter=500, random_state=0)),
@@ -71,6 +73,7 @@ def main():
     print(f"load_digits {X.shape}, stratified 5-fold CV (shuffle, random_state=0), "
           f"{torch.get_num_threads()} threads")
     print(f"{'model':<52} {'accuracy':>17} {'fit/fold':>9}")
+    best = ("", 0.0)
     for name, as_images, make in models():
         data = images if as_images else X
         scores, times = [], []
@@ -83,6 +86,10 @@ def main():
             scores.append(np.mean(model.predict(data[te]) == y[te]))
         print(f"{name:<52} {np.mean(scores):.4f} +- {np.std(scores):.4f} "
               f"{np.mean(times):8.1f}s", flush=True)
+        if name.startswith("hsproto") and np.mean(scores) > best[1]:
+            best = (name, np.mean(scores))
+    print(f"best hsproto configuration: {best[0]}: {best[1]:.4f} vs target >= 0.990: "
+          f"{'PASS' if best[1] >= 0.990 else 'MISS'}")
 
 
 if __name__ == "__main__":

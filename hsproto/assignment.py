@@ -73,16 +73,13 @@ class DynamicAssignment(Callback):
         y = batch[1]
         labels = (y.argmax(dim=1) if y.dim() == 2 else y.long()).to(self.means_.device)
         z = unit(y_pred.detach().to(self.means_.dtype))
-        sums = torch.zeros_like(self.means_).index_add_(0, labels, z)
-        counts = torch.bincount(labels, minlength=len(self.means_))
-        present = counts > 0
-        batch_mean = sums[present] / counts[present, None]
-        old = self.means_[present]
-        fresh = ~self.seen_[present]
-        self.means_[present] = torch.where(fresh[:, None], batch_mean,
-                                           self.momentum * old
-                                           + (1 - self.momentum) * batch_mean)
-        self.seen_ |= present
+        classes, inverse = torch.unique(labels, return_inverse=True)   # only these rows
+        sums = torch.zeros(len(classes), z.shape[1], dtype=z.dtype, device=z.device)
+        sums.index_add_(0, inverse, z)
+        batch_mean = sums / torch.bincount(inverse, minlength=len(classes))[:, None]
+        keep = torch.where(self.seen_[classes], self.momentum, 0.0)[:, None]
+        self.means_[classes] = keep * self.means_[classes] + (1 - keep) * batch_mean
+        self.seen_[classes] = True
 
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history)

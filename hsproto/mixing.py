@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numbers
 
-import torch
 from torchvision.transforms import v2
 
 __all__ = ["MIXING", "Mixer"]

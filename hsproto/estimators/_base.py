@@ -13,8 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
-from skorch.dataset import ValidSplit
-from skorch.dataset import unpack_data
+from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
@@ -51,7 +50,7 @@ class _Net(NeuralNet):
         Xi, yi = unpack_data(batch)
         Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
         if isinstance(Xi, dict):
-            x, y, weight = self.mixer(Xi["X"], yi, Xi.get("sample_weight"))
+            x, yi, weight = self.mixer(Xi["X"], yi, Xi.get("sample_weight"))
             Xi = {"X": x} if weight is None else {"X": x, "sample_weight": weight}
         else:
             Xi, yi, _ = self.mixer(Xi, yi)
@@ -145,8 +144,9 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
     _task = None
 
     def __init__(self, module="mlp", *, module_params=None, n_dims=None, prototypes="auto",
-                 prototype_params=None, loss="hpn", loss_params=None, max_epochs=100, batch_size=128, lr=1e-3,
-                 optimizer="adam", weight_decay=0.0, early_stopping=False,
+                 prototype_params=None, loss="hpn", loss_params=None, max_epochs=100,
+                 batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
+                 early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, device="cpu",
                  random_state=None, verbose=0, callbacks=None):
         self.module = module

@@ -122,7 +122,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                  assignment_params=None, mixing=None, mixing_alpha=1.0):
         super().__init__(module, module_params=module_params, n_dims=n_dims,
                          prototypes=prototypes, prototype_params=prototype_params, loss=loss,
-                         loss_params=loss_params, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+                         loss_params=loss_params, max_epochs=max_epochs,
+                         batch_size=batch_size, lr=lr,
                          optimizer=optimizer, weight_decay=weight_decay,
                          early_stopping=early_stopping,
                          validation_fraction=validation_fraction,
