@@ -205,3 +205,16 @@ def test_mixed_soft_labels_reach_the_loss(iris, class_weight):
     HypersphericalClassifier(loss=_RecordingLoss, mixing="mixup", class_weight=class_weight,
                              max_epochs=1, batch_size=50).fit(X, y)
     assert _RecordingLoss.seen == [(50, 3)] * 3
+
+
+@pytest.mark.parametrize(("loss", "factor"), [("vmf", 10.0), ("cosine", 10.0), ("hpn", None)])
+def test_loss_parameters_get_their_own_learning_rate(iris, loss, factor):
+    X, y = iris
+    clf = HypersphericalClassifier(loss=loss, lr=2e-3, max_epochs=1, random_state=0)
+    groups = clf.fit(X, y).net_.optimizer_.param_groups
+    if factor is None:
+        assert [g["lr"] for g in groups] == [2e-3]
+    else:
+        assert sorted(g["lr"] for g in groups) == pytest.approx([2e-3, 2e-3 * factor])
+    with pytest.raises(ValueError, match="param_lr_factor"):
+        HypersphericalClassifier(loss="vmf", loss_params={"param_lr_factor": 0}).fit(X, y)

@@ -340,6 +340,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             raise ValueError(f"optimizer must be a name or a torch.optim.Optimizer class, got "
                              f"{optimizer!r}.")
         callbacks = self._callbacks()
+        factor = getattr(loss, "param_lr_factor", 1.0)
+        if factor != 1.0 and any(p.requires_grad for p in loss.parameters()):
+            # the loss's own parameters (temperature, concentrations) get their own lr
+            extra["optimizer__param_groups"] = [("loss.*", {"lr": self.lr * factor})]
         train_split = None
         if self.early_stopping:
             train_split = ValidSplit(self.validation_fraction,

@@ -32,12 +32,14 @@ class ArcFaceLoss(ScaledSoftmaxLoss):
     scale : float, default=30.0
         Inverse temperature (seed 004 uses a fixed 30).
     learn_scale : bool, default=False
+    param_lr_factor : float, default=10.0
+        Learning-rate factor of the scale when it is learned.
     """
 
     def __init__(self, prototypes=None, poles=None, *, strategy=None, margin="auto",
-                 warmup_epochs=0, scale=30.0, learn_scale=False):
+                 warmup_epochs=0, scale=30.0, learn_scale=False, param_lr_factor=10.0):
         super().__init__(prototypes, poles, strategy=strategy, scale=scale,
-                         learn_scale=learn_scale)
+                         learn_scale=learn_scale, param_lr_factor=param_lr_factor)
         if margin == "auto":
             margin = 0.5
             if strategy in _POLYTOPES and self.prototypes is not None:

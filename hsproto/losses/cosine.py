@@ -17,4 +17,7 @@ class CosineLoss(ScaledSoftmaxLoss):
     scale : float, default=1.0
         Initial (or, with ``learn_scale=False``, fixed) inverse temperature.
     learn_scale : bool, default=True
+    param_lr_factor : float, default=10.0
+        The temperature trains at ``lr * param_lr_factor`` (see
+        :class:`~hsproto.losses.ScaledSoftmaxLoss`).
     """
