@@ -37,7 +37,9 @@ class DynamicAssignment(Callback):
     scipy) and writes the permuted prototypes into the loss. Each epoch's history row
     gets ``assignment_cost`` (``-sum_c m_c^T p_A(c)``, the value minimised), the number of
     classes that changed prototype (``assignment_changes``) and the solver time
-    (``assignment_time``, seconds). Soft labels (mixing) count towards their largest class.
+    (``assignment_time``, seconds). With mixing, the means use the batch's original hard
+    labels (skorch hands callbacks the unmixed batch), so a mixed embedding counts for
+    sample i's own class.
 
     Parameters
     ----------
