@@ -8,17 +8,17 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml plugins/hsproto-contrib/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" -e ./plugins/hsproto-contrib
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m hsproto demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check hsproto tests benchmarks
+	$(BIN)/ruff check hsproto tests benchmarks plugins
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -50,12 +50,34 @@ def _plugins(args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         infos = list_plugins(args.group)
+    if args.names:
+        infos = [i for i in infos if i.name in args.names or i.qualified_name in args.names]
     print(f"{'group':<20} {'name':<14} {'distribution':<18} {'version':<9} status")
+    broken = False
     for info in infos:
-        status = info.status + (f" ({info.error})" if info.error else "")
+        status, reason = info.status, info.error
+        if args.check and status == "ok":
+            status, reason = _contract(info)
+        broken = broken or status == "broken"
+        status += f" ({reason})" if reason else ""
         print(f"{info.group:<20} {info.name:<14} {info.distribution:<18} "
-              f"{info.version:<9} {status}")
-    return 1 if any(i.status == "broken" for i in infos) else 0
+              f"{info.version:<9} {status}", flush=True)
+    return 1 if broken else 0
+
+
+def _contract(info):
+    """Run hsproto.testing's checker on one loaded plugin: (status, reason)."""
+    from . import registry, testing
+
+    obj = registry.get(info.group, info.qualified_name)
+    kind = info.group.rsplit(".", 1)[1]
+    checker = {"prototypes": testing.check_prototype_strategy, "losses": testing.check_loss,
+               "backbones": testing.check_backbone}[kind]
+    try:
+        checker(obj)
+    except testing.ContractError as exc:
+        return "broken", f"contract: {exc}"
+    return "ok", "contract checked"
 
 
 def main(argv=None):
@@ -68,6 +90,9 @@ def main(argv=None):
     p = sub.add_parser("plugins", help="list registered plugins and their status")
     p.add_argument("group", nargs="?", default=None,
                    help="prototypes, losses or backbones (default: all)")
+    p.add_argument("names", nargs="*", help="only these plugins (default: all)")
+    p.add_argument("--check", action="store_true",
+                   help="also run hsproto.testing's contract checks on every loaded plugin")
     p.set_defaults(func=_plugins)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -4,12 +4,13 @@ Every plugin, built-in or third-party, is found the same way: an entry point in 
 the groups below whose value is an ``"package.module:Object"`` string. Nothing is
 imported until a plugin is selected by name or listed with :func:`list_plugins`.
 
-A plugin that fails to import never affects the others: listing reports it as broken
-(with a warning), and selecting it raises :class:`PluginError` naming its distribution
-and the cause. Two distributions registering the same name in one group trigger a
-warning; hsproto's own built-in keeps the name, and between two third-party
-distributions the plain name is ambiguous and must be qualified as
-``"distribution:name"``.
+A plugin that fails to import, or imports an object of the wrong kind for its group
+(checked structurally by :func:`hsproto.testing.validate_plugin`), never affects the
+others: listing reports it as broken (with a warning), and selecting it raises
+:class:`PluginError` naming its distribution and the cause. Two distributions
+registering the same name in one group trigger a warning; hsproto's own built-in keeps
+the name, and between two third-party distributions the plain name is ambiguous and
+must be qualified as ``"distribution:name"``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from types import MappingProxyType
 
 __all__ = [
     "GROUPS",
+    "PluginContractError",
     "PluginError",
     "PluginInfo",
     "PluginWarning",
     "available",
+    "describe",
     "get",
     "list_plugins",
     "refresh",
@@ -40,6 +43,10 @@ _OWN_DISTRIBUTION = "hsproto"
 
 class PluginError(ImportError):
     """A registered plugin could not be loaded."""
+
+
+class PluginContractError(TypeError):
+    """A plugin imported but is not what its group requires (wrong type, no tasks...)."""
 
 
 class PluginWarning(UserWarning):
@@ -80,8 +87,9 @@ class PluginInfo:
 class _Entry:
     """One entry point plus its lazily loaded object."""
 
-    def __init__(self, ep, distribution: str, version: str):
+    def __init__(self, ep, group: str, distribution: str, version: str):
         self.ep = ep
+        self.group = group
         self.distribution = distribution
         self.version = version
         self.obj = None
@@ -92,6 +100,9 @@ class _Entry:
         if not self.loaded:
             try:
                 self.obj = self.ep.load()
+                reason = _validate(self.group, self.obj)
+                if reason is not None:
+                    self.obj, self.error = None, PluginContractError(reason)
             except Exception as exc:  # any failure of third-party code is contained
                 self.error = exc
             self.loaded = True
@@ -107,6 +118,13 @@ class _Entry:
                 status = "ok"
         return PluginInfo(self.ep.name, group, self.ep.value, self.distribution,
                           self.version, status, error)
+
+
+def _validate(group: str, obj) -> str | None:
+    """Why ``obj`` breaks the structural contract of ``group`` (see hsproto.testing)."""
+    from .testing import validate_plugin
+
+    return validate_plugin(group, obj)
 
 
 def _describe(exc: BaseException) -> str:
@@ -152,7 +170,7 @@ def _discover(group: str) -> dict:
             if key in seen:  # the same distribution visible twice on sys.path
                 continue
             seen.add(key)
-            by_name.setdefault(ep.name, []).append(_Entry(ep, dist, version))
+            by_name.setdefault(ep.name, []).append(_Entry(ep, group, dist, version))
         state = {"entries": by_name, "winner": {}, "conflicts": {}}
         for name, entries in by_name.items():
             entries.sort(key=lambda e: (_canonical(e.distribution) != _OWN_DISTRIBUTION,
@@ -213,7 +231,8 @@ def get(group: str, name: str):
         If no plugin of that name exists (the message lists the available names),
         or the name is ambiguous.
     PluginError
-        If the plugin is registered but fails to import.
+        If the plugin is registered but fails to import or is not the kind of object
+        its group requires (see :func:`hsproto.testing.validate_plugin`).
     """
     group = _group(group)
     if not isinstance(name, str):
@@ -224,10 +243,17 @@ def get(group: str, name: str):
     if entry.error is not None:
         raise PluginError(
             f"{group} plugin {entry.ep.name!r} from distribution {entry.distribution!r} "
-            f"(version {entry.version}) failed to load ({entry.ep.value}): "
+            f"(version {entry.version}) is broken ({entry.ep.value}): "
             f"{_describe(entry.error)}"
         ) from entry.error
     return obj
+
+
+def describe(group: str, name: str) -> PluginInfo:
+    """The :class:`PluginInfo` of the plugin that ``name`` selects in ``group`` (not
+    imported by this call)."""
+    group = _group(group)
+    return _resolve(group, name).info(group)
 
 
 def list_plugins(group: str | None = None) -> list[PluginInfo]:

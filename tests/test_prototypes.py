@@ -35,25 +35,8 @@ def test_every_builtin_is_registered():
                         "simplex", "orthoplex", "cube", "one_hot", "random", "polygon"}
 
 
-@pytest.mark.parametrize("name", ALL)
-@pytest.mark.parametrize("size", [(6, 5), (6, 3), (2, 2)])
-def test_contract(name, size):
-    """Shape, unit rows, determinism for every registered strategy."""
-    k, d = size
-    params = PARAMS.get(name, {})
-    if "class_embeddings" in params and k != len(EMB):
-        params = {**params, "class_embeddings": EMB[:k]}
-    strategy = hsproto.prototypes.get_strategy(name, **params)
-    if not strategy.supports(k, d):
-        with pytest.raises(ValueError, match=f"does not support n_classes={k}"):
-            make_prototypes(name, k, d, random_state=0, **params)
-        return
-    P = make_prototypes(name, k, d, random_state=0, **params)
-    assert P.shape == (k, d) and P.dtype == np.float64
-    np.testing.assert_allclose(np.linalg.norm(P, axis=1), 1.0, atol=1e-12)
-    np.testing.assert_array_equal(P, make_prototypes(name, k, d, random_state=0, **params))
-    # no duplicated prototypes: any sane strategy separates 6 points in 3+ dims
-    assert pairwise_cosine_stats(P)["max"] < 1 - 1e-6
+# The strategy contract (shapes, unit rows, determinism, global RNGs, pickling) runs on
+# every registered strategy through hsproto.testing in tests/test_testing.py.
 
 
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))

@@ -155,8 +155,17 @@ def test_non_strategy_object_is_rejected(fake_plugins):
     add, tmp = fake_plugins
     write_module(tmp, "hs_wrong_type", "class NotAStrategy:\n    pass\n")
     add("wrong", "hs_wrong_type:NotAStrategy")
-    with pytest.raises(TypeError, match="not a PrototypeStrategy subclass"):
+    with pytest.raises(PluginError, match=r"'wrong' from distribution 'thirdparty'.*is "
+                       r"broken.*not a hsproto.prototypes.PrototypeStrategy subclass"):
         make_prototypes("wrong", 3, 2)
+    with pytest.warns(PluginWarning, match="wrong"):
+        infos = {i.name: i for i in hsproto.list_plugins("prototypes")}
+    assert infos["wrong"].status == "broken"
+    assert "PluginContractError" in infos["wrong"].error
+    # a class handed over directly (not through the registry) still gets a TypeError
+    from hs_wrong_type import NotAStrategy
+    with pytest.raises(TypeError, match="not a PrototypeStrategy subclass"):
+        make_prototypes(NotAStrategy, 3, 2)
 
 
 def test_view_is_read_only():

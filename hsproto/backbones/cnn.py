@@ -20,6 +20,8 @@ class SmallCNN(nn.Sequential):
     dropout : float, default=0.0
     """
 
+    example_input_shape = (1, 8, 8)  # used by hsproto.testing.check_backbone
+
     def __init__(self, input_shape, channels=(32, 64), hidden=128, dropout=0.0):
         if len(input_shape) != 3:
             raise ValueError(f"The 'cnn' backbone expects 4-d X (n_samples, channels, height, "

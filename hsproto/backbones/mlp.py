@@ -23,6 +23,8 @@ class MLP(nn.Sequential):
     dropout : float, default=0.0
     """
 
+    example_input_shape = (12,)  # used by hsproto.testing.check_backbone
+
     def __init__(self, input_shape, hidden_layer_sizes=(256,), activation="relu",
                  dropout=0.0):
         if len(input_shape) != 1:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
+import importlib.metadata
 import inspect
 import numbers
+import pickle
+import warnings
 
 import numpy as np
 import torch
@@ -25,7 +29,45 @@ from ._loader import ArrayBatches
 
 __all__ = ["HypersphericalBase"]
 
+_PLUGIN_PARAMS = (("module", "hsproto.backbones"), ("loss", "hsproto.losses"),
+                  ("prototypes", "hsproto.prototypes"))
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+def _distribution_of(module):
+    """(distribution, version) that installs ``module``, or (None, None)."""
+    top = module.partition(".")[0]
+    dists = importlib.metadata.packages_distributions().get(top)
+    if not dists:
+        return None, None
+    try:
+        return dists[0], importlib.metadata.version(dists[0])
+    except importlib.metadata.PackageNotFoundError:
+        return dists[0], None
+
+
+def _check_requirements(owner, requires):
+    """Raise a :class:`~hsproto.registry.PluginError` naming the first plugin in
+    ``requires`` that cannot be imported; warn when an installed version differs."""
+    for req in requires:
+        what = (f"{registry._NOUN[req['group']]} {req['name']!r} ({req['param']}=) from "
+                f"distribution {req['distribution']!r} version {req['version']}")
+        try:
+            importlib.import_module(req["module"])
+        except ImportError as exc:
+            hint = (f" Install {req['distribution']}=={req['version']} to load it."
+                    if req["distribution"] else "")
+            raise registry.PluginError(
+                f"This {owner} was fitted with the {what}, which cannot be imported here "
+                f"({type(exc).__name__}: {exc}).{hint}") from exc
+        if req["distribution"] and req["version"]:
+            try:
+                here = importlib.metadata.version(req["distribution"])
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            if here != req["version"]:
+                warnings.warn(f"This {owner} was fitted with the {what}; version {here} is "
+                              f"installed here.", registry.PluginWarning, stacklevel=3)
 
 
 class _Net(NeuralNet):
@@ -169,6 +211,50 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
 
+    # ---------------------------------------------------------------- pickling
+    def __getstate__(self):
+        # The state is pickled into bytes next to the list of third-party plugins it
+        # needs, so that loading where a plugin is missing names the plugin and its
+        # distribution instead of failing deep inside pickle.
+        state = super().__getstate__()
+        requires = state.get("plugins_")
+        if requires is None:
+            requires = self._plugins_used(names=False)
+        return {"_hsproto_requires": requires,
+                "_hsproto_state": pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)}
+
+    def __setstate__(self, state):
+        if "_hsproto_state" in state:
+            _check_requirements(type(self).__name__, state["_hsproto_requires"])
+            state = pickle.loads(state["_hsproto_state"])
+        super().__setstate__(state)
+
+    def _plugins_used(self, names=True):
+        """The third-party code a fitted model needs to be loaded: plugins selected by
+        name from a distribution other than hsproto (``names=True``) and classes or
+        instances from outside hsproto given as ``module``, ``loss`` or ``prototypes``."""
+        used = []
+        for param, group in _PLUGIN_PARAMS:
+            value = getattr(self, param, None)
+            if isinstance(value, str):
+                if not names:
+                    continue
+                info = registry.describe(group, value)
+                if info.distribution.lower() == "hsproto":
+                    continue
+                used.append({"param": param, "group": group, "name": info.name,
+                             "distribution": info.distribution, "version": info.version,
+                             "module": info.value.partition(":")[0]})
+            elif value is not None and not isinstance(value, np.ndarray):
+                cls = value if inspect.isclass(value) else type(value)
+                if cls.__module__.partition(".")[0] == "hsproto":
+                    continue
+                dist, version = _distribution_of(cls.__module__)
+                used.append({"param": param, "group": group, "name": cls.__qualname__,
+                             "distribution": dist, "version": version,
+                             "module": cls.__module__})
+        return used
+
     # ---------------------------------------------------------------- hooks
     def _validate_fit(self, X, y, sample_weight):
         """Return ``(X float32, encoded target, sample weights or None, state)``, where
@@ -223,6 +309,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         self.poles_ = poles
         self.net_ = net
         self.history_ = net.history
+        self.plugins_ = self._plugins_used()
         self._n_features_out = n_dims
         return self
 

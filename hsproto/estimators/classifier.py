@@ -98,6 +98,10 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         Defined only when X has string feature names.
     net_ : skorch.NeuralNet
     history_ : skorch.History
+    plugins_ : list of dict
+        Third-party plugins (and classes from outside hsproto) the model needs to be
+        unpickled: ``param``, ``group``, ``name``, ``distribution``, ``version``,
+        ``module``. Loading where one is missing raises ``hsproto.PluginError`` naming it.
 
     Examples
     --------

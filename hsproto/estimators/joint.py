@@ -68,7 +68,7 @@ class JointEstimator(HypersphericalBase):
     Attributes
     ----------
     classes_, prototypes_ (n_classes, n_dims_), poles_ (n_targets, n_dims_),
-    y_min_, y_max_, n_dims_, n_features_in_, net_, history_
+    y_min_, y_max_, n_dims_, n_features_in_, net_, history_, plugins_ (see HypersphericalClassifier)
     """
 
     _task = "joint"

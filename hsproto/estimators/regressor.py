@@ -38,7 +38,7 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         Upper poles; the lower poles are their negatives.
     y_min_, y_max_ : ndarray of shape (n_targets,)
         The interpolation bounds ``v_l`` and ``v_u`` (training min and max).
-    n_dims_, n_features_in_, net_, history_
+    n_dims_, n_features_in_, net_, history_, plugins_ (see HypersphericalClassifier)
 
     Examples
     --------

@@ -44,6 +44,12 @@ class PrototypeStrategy:
     name = None
     cacheable = False
 
+    @classmethod
+    def example_params(cls) -> dict:
+        """Constructor parameters that :func:`hsproto.testing.check_prototype_strategy`
+        uses when it is given the class alone (override when some are required)."""
+        return {}
+
     def supports(self, n_classes, n_dims) -> bool:
         """Whether ``(n_classes, n_dims)`` can be generated."""
         n_classes, n_dims = check_sizes(n_classes, n_dims)

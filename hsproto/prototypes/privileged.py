@@ -36,6 +36,11 @@ class PrivilegedStrategy(SeparationStrategy):
 
     name = "privileged"
 
+    @classmethod
+    def example_params(cls):
+        """Six classes with random 8-d semantics (for the contract checks)."""
+        return {"class_embeddings": np.random.default_rng(0).standard_normal((6, 8))}
+
     def __init__(self, class_embeddings=None, weight=3.0, max_triplets=20000, steps="auto",
                  lr=None, n_restarts=1, t_start=5.0, t_end=3000.0, n_neighbours=16):
         super().__init__(steps=steps, lr=lr, n_restarts=n_restarts, t_start=t_start,

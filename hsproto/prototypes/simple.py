@@ -33,6 +33,11 @@ class EmbeddingStrategy(PrototypeStrategy):
 
     name = "embedding"
 
+    @classmethod
+    def example_params(cls):
+        """Six classes with random 8-d semantics (for the contract checks)."""
+        return {"class_embeddings": np.random.default_rng(0).standard_normal((6, 8))}
+
     def __init__(self, class_embeddings=None):
         self.class_embeddings = check_embeddings(class_embeddings)
 
