@@ -11,6 +11,7 @@ import torch
 from hsproto import make_prototypes, registry
 from hsproto.losses import mixed_prototypes
 from hsproto.losses.arcface import ArcFaceLoss, arcface_target_logit
+from hsproto.losses.hpn import HPNLoss
 
 LOSSES = registry.available("hsproto.losses")
 K, D, T = 5, 4, 1
@@ -127,3 +128,43 @@ def test_mse_is_unbounded_linear_output():
     z = torch.tensor([[3.0, 1.0, 0.0, 0.0]], dtype=torch.float64)
     assert float(loss.regression_output(z)[0, 0]) == 3.0
     assert float(build("hpn").regression_output(z)[0, 0]) == pytest.approx(3 / 10 ** 0.5)
+
+
+@pytest.mark.parametrize(("orthogonal", "expected"), [
+    (True, lambda r: r), (False, lambda r: r / np.sqrt(1 + r ** 2))])
+def test_hpn_joint_optimum_with_and_without_orthogonal_classification(orthogonal, expected):
+    """The minimiser of L_c + L_r over z reads cos(z, pole) = r when L_c ignores the
+    pole component, and the paper's literal sum shrinks it to r / sqrt(1 + r^2)."""
+    from hsproto import joint_layout
+
+    poles, protos = joint_layout(3, 4, random_state=0)
+    loss = HPNLoss(prototypes=protos, poles=poles,
+                   classify_orthogonal=orthogonal).double()
+    r = torch.tensor([[-0.9], [-0.3], [0.5], [0.95]], dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 0])
+    z = torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    z.requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=0.02)
+    for _ in range(3000):
+        opt.zero_grad()
+        (loss.classification(z, y) + loss.regression(z, r)).sum().backward()
+        opt.step()
+    got = loss.regression_output(z.detach()).numpy()
+    np.testing.assert_allclose(got, expected(r.numpy()), atol=2e-3)
+    assert torch.equal(loss.class_scores(z.detach()).argmax(1), y)
+
+
+def test_hpn_orthogonal_classification_ignores_the_pole_component():
+    from hsproto import joint_layout
+
+    poles, protos = joint_layout(3, 4, random_state=0)
+    loss = HPNLoss(prototypes=protos, poles=poles)
+    z = torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
+    moved = z + 3.0 * torch.as_tensor(poles, dtype=torch.float32)[0]
+    y = torch.tensor([0, 1, 2, 0, 1])
+    torch.testing.assert_close(loss.classification(moved, y), loss.classification(z, y))
+    # without poles (a plain classifier) nothing is projected
+    plain = HPNLoss(prototypes=protos)
+    assert not torch.allclose(plain.classification(moved, y), plain.classification(z, y))
+    with pytest.raises(ValueError, match="classify_orthogonal must be a bool"):
+        HPNLoss(prototypes=protos, poles=poles, classify_orthogonal="yes")
