@@ -141,9 +141,28 @@ def validate_plugin(group, obj):
     raise ValueError(f"Unknown plugin group {group!r}.")
 
 
-def _require_valid(ck, group, obj):
+def _start(group, obj, noun):
+    """Resolve a name, make the checker and check the structure: (object, checker)."""
+    obj = _resolve(f"hsproto.{group}", obj)
+    ck = _Checker(f"{noun} {_label(obj)}")
     reason = validate_plugin(group, obj)
     ck.require(reason is None, "structure", reason)
+    return obj, ck
+
+
+def _check_moves(ck, module, run):
+    """``run(moved module, dtype, device)`` works after ``.double()`` and, when a GPU is
+    present, ``.to("cuda")``: every tensor must be a parameter or a buffer."""
+    import torch
+
+    hint = "Keep every tensor a parameter or a buffer."
+    with ck.step(".double()", hint):
+        out = run(copy.deepcopy(module).double(), torch.float64, "cpu")
+    ck.require(out.dtype == torch.float64, ".double()", f"gives {out.dtype} outputs")
+    if torch.cuda.is_available():
+        with ck.step(".to('cuda')", hint):
+            out = run(copy.deepcopy(module).to("cuda"), torch.float32, "cuda")
+        ck.require(out.device.type == "cuda", ".to('cuda')", "outputs are not on the GPU")
 
 
 # --------------------------------------------------------------------------- prototypes
@@ -175,9 +194,7 @@ def check_prototype_strategy(strategy, *, params=None, sizes=_SIZES):
     """
     from .prototypes import PrototypeStrategy, make_prototypes
 
-    obj = _resolve("hsproto.prototypes", strategy)
-    ck = _Checker(f"prototype strategy {_label(obj)}")
-    _require_valid(ck, "prototypes", obj)
+    obj, ck = _start("prototypes", strategy, "prototype strategy")
     if inspect.isclass(obj):
         if params is None:
             params = obj.example_params()
@@ -295,9 +312,7 @@ def check_loss(loss, *, loss_params=None, n_classes=5, n_dims=4, strategy="simpl
 
     from .prototypes import joint_layout, make_prototypes, regression_poles
 
-    cls = _resolve("hsproto.losses", loss)
-    ck = _Checker(f"loss {_label(cls)}")
-    _require_valid(ck, "losses", cls)
+    cls, ck = _start("losses", loss, "loss")
     params = dict(loss_params or {})
     P = make_prototypes("auto", n_classes, n_dims, random_state=0)
     U = regression_poles(1, n_dims)
@@ -498,13 +513,8 @@ def _check_loss_devices(ck, loss, d, classification):
         second = _loss_outputs(loss, z, classification)
     ck.require(torch.equal(first, second), "outputs under a fixed torch seed",
                "differ between two calls; draw randomness from torch's generator only")
-    with ck.step(".double()", "Keep every tensor a parameter or a buffer."):
-        out = _loss_outputs(copy.deepcopy(loss).double(), z.double(), classification)
-    ck.require(out.dtype == torch.float64, ".double()", f"gives {out.dtype} outputs")
-    if torch.cuda.is_available():
-        with ck.step(".to('cuda')", "Keep every tensor a parameter or a buffer."):
-            out = _loss_outputs(copy.deepcopy(loss).to("cuda"), z.to("cuda"), classification)
-        ck.require(out.device.type == "cuda", ".to('cuda')", "outputs are not on the GPU")
+    _check_moves(ck, loss, lambda moved, dtype, device: _loss_outputs(
+        moved, z.to(device, dtype), classification))
 
 
 def _check_loss_pickle(ck, loss, d, classification):
@@ -542,9 +552,7 @@ def check_backbone(backbone, *, input_shape=None, module_params=None, fit=True):
 
     from .estimators import HypersphericalClassifier
 
-    obj = _resolve("hsproto.backbones", backbone)
-    ck = _Checker(f"backbone {_label(obj)}")
-    _require_valid(ck, "backbones", obj)
+    obj, ck = _start("backbones", backbone, "backbone")
     if input_shape is None:
         input_shape = getattr(obj, "example_input_shape", (12,))
     shape = tuple(int(s) for s in input_shape)
@@ -590,13 +598,7 @@ def check_backbone(backbone, *, input_shape=None, module_params=None, fit=True):
     ck.require(not bad, "backward", f"non-finite gradients in {bad}")
 
     net.eval()
-    with ck.step(".double()", "Keep every tensor a parameter or a buffer."):
-        out = copy.deepcopy(net).double()(X.double())
-    ck.require(out.dtype == torch.float64, ".double()", f"gives {out.dtype} outputs")
-    if torch.cuda.is_available():
-        with ck.step(".to('cuda')", "Keep every tensor a parameter or a buffer."):
-            out = copy.deepcopy(net).to("cuda")(X.to("cuda"))
-        ck.require(out.device.type == "cuda", ".to('cuda')", "outputs are not on the GPU")
+    _check_moves(ck, net, lambda moved, dtype, device: moved(X.to(device, dtype)))
     state_a = build(0).state_dict()
     state_b = build(0).state_dict()
     same = state_a.keys() == state_b.keys() and all(torch.equal(state_a[k], state_b[k])
