@@ -1,4 +1,5 @@
-"""Command line: ``python -m hsproto demo`` and ``python -m hsproto plugins``."""
+"""Command line: ``python -m hsproto demo``, ``python -m hsproto plugins`` and
+``python -m hsproto tune``."""
 
 from __future__ import annotations
 
@@ -80,6 +81,94 @@ def _contract(info):
     return "ok", "contract checked"
 
 
+_TUNE_DATASETS = ("digits", "diabetes", "rotated-digits")
+
+
+def _tune_problem(dataset, n_samples, seed):
+    """(X, y, estimator, score name) of a bundled data set, optionally subsampled."""
+    import numpy as np
+
+    from . import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
+    from .datasets import load_diabetes_data, load_digits_data, load_rotated_digits
+
+    if dataset == "digits":
+        (X, y), estimator, metric = load_digits_data(), HypersphericalClassifier(), "accuracy"
+    elif dataset == "diabetes":
+        (X, y), estimator, metric = load_diabetes_data(), HypersphericalRegressor(), "R^2"
+    else:
+        (X, y), estimator = load_rotated_digits(), JointEstimator("cnn")
+        metric = "mean of accuracy and R^2"
+    if n_samples is not None and n_samples < len(X):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(X))[:n_samples])
+        X, y = X[keep], y[keep]
+    return X, y, estimator, metric
+
+
+def _tune(args):
+    import optuna
+
+    from .tuning import default_search_space, tune
+
+    X, y, estimator, metric = _tune_problem(args.dataset, args.n_samples, args.seed)
+    space = default_search_space(estimator, X, y)
+    if args.max_epochs is not None:
+        space.pop("max_epochs")
+        estimator.set_params(max_epochs=args.max_epochs)
+    name = args.study_name or (f"hsproto-{args.dataset}" if args.storage else None)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study, _ = tune(estimator, X, y, search_space=space, n_trials=args.n_trials,
+                        timeout=args.timeout, cv=args.cv, storage=args.storage,
+                        study_name=name, n_jobs=args.n_jobs, pruning=not args.no_pruning,
+                        random_state=args.seed, show_progress_bar=True, refit=False,
+                        heartbeat_interval=args.heartbeat_interval)
+    except (ValueError, ConnectionError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]
+    counts = ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "fail"))
+    print(f"study {study.study_name!r} on {args.dataset} ({len(X)} samples): {counts}")
+    if "complete" not in states:
+        print("no trial completed: nothing to report")
+        return 1
+    best = study.best_trial
+    print(f"best {args.cv}-fold {metric}: {best.value:.4f} (trial {best.number})")
+    print("best parameters:")
+    for key, value in sorted(best.params.items()):
+        print(f"  {key:<14} {value:.4g}" if isinstance(value, float)
+              else f"  {key:<14} {value}")
+    return 0
+
+
+def _add_tune_parser(sub):
+    p = sub.add_parser("tune", help="tune an estimator on a bundled data set with Optuna")
+    p.add_argument("--dataset", choices=_TUNE_DATASETS, default="digits",
+                   help="digits: HypersphericalClassifier, diabetes: HypersphericalRegressor, "
+                        "rotated-digits: JointEstimator('cnn') (default: digits)")
+    p.add_argument("--n-trials", type=int, default=20,
+                   help="finished trials the study should hold (default: 20)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds for this worker")
+    p.add_argument("--cv", type=int, default=5, help="cross-validation folds (default: 5)")
+    p.add_argument("--storage", default=None,
+                   help="sqlite:///study.db or postgresql://user:password@host:port/db "
+                        "(default: in memory)")
+    p.add_argument("--study-name", default=None,
+                   help="resume or share this study (default with --storage: "
+                        "hsproto-<dataset>)")
+    p.add_argument("--no-pruning", action="store_true", help="run every trial to the end")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the sampler, the fits and --n-samples (default: 0)")
+    p.add_argument("--n-samples", type=int, default=None,
+                   help="tune on a random subset of this many samples")
+    p.add_argument("--max-epochs", type=int, default=None,
+                   help="fix max_epochs instead of tuning it")
+    p.add_argument("--n-jobs", type=int, default=1, help="parallel trials in this worker")
+    p.add_argument("--heartbeat-interval", type=int, default=60,
+                   help="seconds between worker heartbeats for a PostgreSQL/MySQL storage; a "
+                        "trial silent for twice as long is marked failed (default: 60)")
+    p.set_defaults(func=_tune)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m hsproto")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +183,7 @@ def main(argv=None):
     p.add_argument("--check", action="store_true",
                    help="also run hsproto.testing's contract checks on every loaded plugin")
     p.set_defaults(func=_plugins)
+    _add_tune_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
