@@ -73,6 +73,13 @@ def _label(obj):
     return obj.__name__ if inspect.isclass(obj) else type(obj).__name__
 
 
+def _qualname(obj):
+    """``module.Name`` of a class or function, else ``<Type instance>``."""
+    if hasattr(obj, "__qualname__") and hasattr(obj, "__module__"):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    return f"<{type(obj).__name__} instance>"
+
+
 def _overrides(cls, base, *names):
     return any(getattr(cls, n, None) is not getattr(base, n, None) for n in names)
 
@@ -112,8 +119,8 @@ def validate_plugin(group, obj):
 
         cls = obj if inspect.isclass(obj) else type(obj)
         if not issubclass(cls, PrototypeStrategy):
-            return (f"{obj!r} is not a hsproto.prototypes.PrototypeStrategy subclass or "
-                    f"instance")
+            return (f"{_qualname(obj)} is not a hsproto.prototypes.PrototypeStrategy "
+                    f"subclass or instance")
         if not _overrides(cls, PrototypeStrategy, "_generate", "generate"):
             return f"{cls.__name__} implements neither _generate nor generate"
         return None
@@ -121,8 +128,8 @@ def validate_plugin(group, obj):
         from .losses import PrototypeLoss
 
         if not (inspect.isclass(obj) and issubclass(obj, PrototypeLoss)):
-            return (f"{obj!r} is not a hsproto.losses.PrototypeLoss subclass (register the "
-                    f"class: the estimator builds it with the prototypes)")
+            return (f"{_qualname(obj)} is not a hsproto.losses.PrototypeLoss subclass "
+                    f"(register the class: the estimator builds it with the prototypes)")
         tasks = obj.tasks
         if not (isinstance(tasks, tuple | list) and tasks and set(tasks) <= set(_TASKS)):
             return (f"{obj.__name__}.tasks must be a non-empty tuple drawn from {_TASKS}, "
@@ -136,7 +143,7 @@ def validate_plugin(group, obj):
 
         if not (isinstance(obj, nn.Module) or (inspect.isclass(obj)
                                                and issubclass(obj, nn.Module))):
-            return f"{obj!r} is not a torch.nn.Module subclass or instance"
+            return f"{_qualname(obj)} is not a torch.nn.Module subclass or instance"
         return None
     raise ValueError(f"Unknown plugin group {group!r}.")
 

@@ -264,7 +264,7 @@ def test_broken_plugins_are_listed_and_isolated(broken):
     ("prototypes", "boom", r"'boom' from distribution 'bad-import' \(version 1.0\) is broken "
                            r".*RuntimeError: boom at import"),
     ("prototypes", "func", "'func' from distribution 'bad-type'.*PluginContractError: "
-                           "<function not_a_class"),
+                           "bad_type_plugin.not_a_class is not"),
     ("losses", "notaloss", "'notaloss' from distribution 'bad-type'.*not a hsproto.losses"),
     ("losses", "notasks", "'notasks' from distribution 'bad-contract'.*tasks must be"),
 ])
