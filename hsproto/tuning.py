@@ -324,9 +324,8 @@ def _with_driver(url, storage):
 
 
 def _connect_args(url):
-    if url.get_backend_name() == "postgresql":
-        return {"connect_args": {"connect_timeout": _CONNECT_TIMEOUT_S}}
-    if url.get_backend_name() == "mysql":
+    """Engine keywords: a connection timeout for database servers (psycopg, MySQL)."""
+    if url.get_backend_name() in _SERVER_DIALECTS:
         return {"connect_args": {"connect_timeout": _CONNECT_TIMEOUT_S}}
     return {}
 
