@@ -48,6 +48,8 @@ def contrib(tmp_path_factory):
     assert done.returncode == 0, done.stderr
     assert (target / "hsproto_contrib").is_dir()
     assert list(target.glob("hsproto_contrib-0.1.0.dist-info/entry_points.txt"))
+    saved = {m: mod for m, mod in sys.modules.items() if m.partition(".")[0]
+             == "hsproto_contrib"}              # an installed copy imported by other tests
     sys.path.insert(0, str(target))
     _forget("hsproto_contrib")
     importlib.invalidate_caches()
@@ -55,6 +57,7 @@ def contrib(tmp_path_factory):
     yield target
     sys.path.remove(str(target))
     _forget("hsproto_contrib")
+    sys.modules.update(saved)
     importlib.invalidate_caches()
     registry.refresh()
 
