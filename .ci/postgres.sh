@@ -19,7 +19,7 @@ log() { echo "postgres.sh: $*" >&2; }
 find_bin() {  # find_bin NAME -> path of a PostgreSQL program, or nothing
     local dir
     for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
-        if [ -x "$dir/$1" ]; then echo "$dir/$1"; return; fi
+        if [ -x "$dir/$1" ]; then echo "$dir/$1"; return 0; fi
     done
     command -v "$1" 2>/dev/null || true
 }
@@ -55,19 +55,20 @@ free_port() {
 
 start() {
     install_postgres
-    local initdb pg_ctl psql dir port password
+    local initdb pg_ctl psql port password
     initdb=$(find_bin initdb); pg_ctl=$(find_bin pg_ctl); psql=$(find_bin psql)
     if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
         useradd --system --no-create-home --shell /usr/sbin/nologin postgres
     fi
     dir=$(mktemp -d "${TMPDIR:-/tmp}/hsproto-postgres.XXXXXX")
-    chmod 755 "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres "$dir"
     # any failure from here on: stop what was started and remove the directory
-    trap 'stop "$dir"' ERR
+    # (set +e: a failure while cleaning up must not cut the clean-up short)
+    trap 'set +e; [ -n "${started:-}" ] || stop "$dir"' EXIT
+    chmod 755 "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
     password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
-    echo "$password" > "$dir/pwfile"
-    [ "$(id -u)" = 0 ] && chown postgres "$dir/pwfile"
+    (umask 077; echo "$password" > "$dir/pwfile")
+    if [ "$(id -u)" = 0 ]; then chown postgres "$dir/pwfile"; fi
     as_owner "$initdb" -D "$dir/data" -U hsproto --pwfile="$dir/pwfile" \
         --auth-local=trust --auth-host=scram-sha-256 --no-sync --no-instructions >&2
     rm -f "$dir/pwfile"
@@ -76,7 +77,7 @@ start() {
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off" start >&2
     PGPASSWORD=$password "$psql" -h 127.0.0.1 -p "$port" -U hsproto -d postgres -q \
         -c "CREATE DATABASE hsproto_test" >&2
-    trap - ERR
+    started=1
     log "PostgreSQL running on 127.0.0.1:$port (data in $dir)"
     echo "export HSPROTO_TEST_POSTGRES_URL=postgresql://hsproto:$password@127.0.0.1:$port/hsproto_test"
     echo "export HSPROTO_POSTGRES_DIR=$dir"
