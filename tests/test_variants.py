@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import typing
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -132,9 +133,30 @@ def test_dynamic_assignment_interval_and_bad_params(iris):
     assert not hasattr(HypersphericalClassifier(), "classes_")
 
 
-def test_dynamic_assignment_callback_means_follow_the_batches():
-    cb = DynamicAssignment(momentum=0.5).initialize()
-    assert cb.interval == 1
+@pytest.mark.parametrize("buffer_size", [1, 7, 10_000])
+def test_dynamic_assignment_means_equal_the_sequential_per_sample_update(buffer_size):
+    """The buffered, vectorised update equals Eq. 8 applied sample by sample in order
+    (bias-corrected), whatever the buffer size and batch boundaries."""
+    k, d, alpha = 4, 3, 0.7
+    protos = torch.nn.functional.normalize(torch.randn(k, d), dim=1)
+    net = SimpleNamespace(criterion_=SimpleNamespace(loss=SimpleNamespace(prototypes=protos)))
+    cb = DynamicAssignment(momentum=alpha, buffer_size=buffer_size).initialize()
+    cb.on_train_begin(net)
+    gen = torch.Generator().manual_seed(0)
+    m, w = torch.zeros(k, d), torch.zeros(k)
+    for size in (5, 9, 1, 12):
+        z = torch.randn(size, d, generator=gen)
+        labels = torch.randint(0, k - 1, (size,), generator=gen)    # class 3 never seen
+        soft = torch.nn.functional.one_hot(labels, k).float() if size == 9 else labels
+        cb.on_batch_end(net, batch=(None, soft), training=True, y_pred=z)
+        for zi, c in zip(torch.nn.functional.normalize(z, dim=1), labels, strict=True):
+            m[c] = alpha * m[c] + (1 - alpha) * zi
+            w[c] = alpha * w[c] + (1 - alpha)
+    expected = m / w.clamp_min(1e-12)[:, None]
+    torch.testing.assert_close(cb.means, expected, atol=1e-6, rtol=1e-5)
+    assert torch.equal(cb.means[3], torch.zeros(d))
+    with pytest.raises(ValueError, match="buffer_size"):
+        DynamicAssignment(buffer_size=0).initialize()
 
 
 # ---------------------------------------------------------------- mixing

@@ -177,7 +177,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                 callbacks.append(("assignment", DynamicAssignment(
                     **(self.assignment_params or {})).initialize()))
             except TypeError as exc:
-                raise ValueError(f"assignment_params accepts 'interval' and 'momentum': "
+                raise ValueError(f"assignment_params accepts 'interval', 'momentum' and "
+                                 f"'buffer_size': "
                                  f"{exc}") from exc
         return callbacks
 
