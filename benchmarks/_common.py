@@ -34,3 +34,22 @@ def row(name, scores, times, width=60):
     """One table line: ``name  mean +- std  fit/fold``."""
     return (f"{name:<{width}} {np.mean(scores):7.4f} +- {np.std(scores):.4f} "
             f"{np.mean(times):8.1f}s")
+
+
+def run_table(models, run, width):
+    """Cross-validate and print every ``(name, make)`` of ``models`` with ``run(make)``;
+    return ``{name: mean score}``."""
+    results = {}
+    for name, make in models:
+        scores, times = run(make)
+        results[name] = np.mean(scores)
+        print(row(name, scores, times, width), flush=True)
+    return results
+
+
+def best_row(results, prefix, target):
+    """The best row whose name starts with ``prefix``, and "PASS"/"MISS" against
+    ``target``."""
+    ours = {k: v for k, v in results.items() if k.startswith(prefix)}
+    best = max(ours, key=ours.get)
+    return best, "PASS" if ours[best] >= target else "MISS"

@@ -36,9 +36,9 @@ from hsproto import HypersphericalRegressor
 from hsproto.datasets import load_diabetes_data
 
 try:
-    from _common import cross_validate, row
+    from _common import best_row, cross_validate, row, run_table
 except ImportError:                      # imported as benchmarks.diabetes
-    from ._common import cross_validate, row
+    from ._common import best_row, cross_validate, row, run_table
 
 TARGET = 0.49
 LINEAR = {"module_params": {"hidden_layer_sizes": ()}}       # the head alone: z = W x + b
@@ -113,15 +113,10 @@ def main():
     print(f"load_diabetes {X.shape}, 5-fold CV (KFold, shuffle, random_state=0), "
           f"{torch.get_num_threads()} threads; [scaled] = StandardScaler in a Pipeline")
     print(f"{'model':<52} {'R^2':>17} {'fit/fold':>9}")
-    results = {}
-    for name, make in models():
-        scores, times = run(make)
-        results[name] = np.mean(scores)
-        print(row(name, scores, times, 52), flush=True)
-    ours = {k: v for k, v in results.items() if k.startswith("hsproto hpn")}
-    best = max(ours, key=ours.get)
-    verdict = "PASS" if ours[best] >= TARGET else "MISS"
-    print(f"{verdict}: best hsproto hpn row ({best}) R^2 {ours[best]:.4f} vs target {TARGET}")
+    results = run_table(models(), run, 52)
+    best, verdict = best_row(results, "hsproto hpn", TARGET)
+    print(f"{verdict}: best hsproto hpn row ({best}) R^2 {results[best]:.4f} vs target "
+          f"{TARGET}")
     make = dict(models())[best]
     means = [results[best]] + [np.mean(run(make, seed)[0]) for seed in (1, 2)]
     print(f"seed check, {best}: random_state 0 / 1 / 2: "
