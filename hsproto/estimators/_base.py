@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib
 import importlib.metadata
 import inspect
@@ -34,10 +35,20 @@ _PLUGIN_PARAMS = (("module", "hsproto.backbones"), ("loss", "hsproto.losses"),
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 
+@functools.lru_cache(maxsize=1)
+def _packages_distributions():
+    # scans every installed distribution: once per process (pickling a model in a
+    # grid search would otherwise pay it per candidate)
+    return importlib.metadata.packages_distributions()
+
+
 def _distribution_of(module):
     """(distribution, version) that installs ``module``, or (None, None)."""
     top = module.partition(".")[0]
-    dists = importlib.metadata.packages_distributions().get(top)
+    dists = _packages_distributions().get(top)
+    if not dists:                               # installed since the last scan?
+        _packages_distributions.cache_clear()
+        dists = _packages_distributions().get(top)
     if not dists:
         return None, None
     try:
