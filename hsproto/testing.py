@@ -91,7 +91,7 @@ def _stray_tensors(module):
     found = []
     for prefix, sub in module.named_modules():
         for key, value in vars(sub).items():
-            if isinstance(value, torch.Tensor) and not key.startswith("_"):
+            if isinstance(value, torch.Tensor):
                 found.append(f"{prefix}.{key}" if prefix else key)
     return found
 
