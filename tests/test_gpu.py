@@ -1,0 +1,129 @@
+"""Every estimator, loss, backbone and training policy on a CUDA device.
+
+Marked ``gpu``: skipped without CUDA (see conftest.py). Each test fits on the GPU,
+checks that the network really lives there, and that the fitted model pickles and
+predicts the same on a machine where CUDA is switched off.
+"""
+
+import pickle
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits, load_iris
+from sklearn.preprocessing import StandardScaler
+
+from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def images():
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    return X[:300], y[:300]
+
+
+def _on_cuda(est):
+    assert next(est.net_.module_.parameters()).device.type == "cuda"
+    for buf in est.net_.criterion_.buffers():
+        assert buf.device.type == "cuda"
+
+
+def _loads_on_cpu_only(est):
+    blob = pickle.dumps(est)
+    with mock.patch("torch.cuda.is_available", return_value=False), \
+            pytest.warns(UserWarning, match="CUDA"):
+        loaded = pickle.loads(blob)
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
+    return loaded
+
+
+@pytest.mark.parametrize("loss", ["hpn", "mce", "cosine", "arcface", "vmf", "softmax"])
+def test_each_classification_loss_on_gpu(iris, loss):
+    X, y = iris
+    clf = HypersphericalClassifier(loss=loss, max_epochs=60, lr=1e-2, random_state=0,
+                                   device="cuda").fit(X, y)
+    _on_cuda(clf)
+    assert clf.score(X, y) > 0.9
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-6)
+    loaded = _loads_on_cpu_only(clf)
+    np.testing.assert_allclose(loaded.predict_proba(X), proba, atol=1e-5)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_auto_device_picks_the_gpu(iris):
+    X, y = iris
+    clf = HypersphericalClassifier(max_epochs=2, device="auto", random_state=0).fit(X, y)
+    assert str(clf.net_.device).startswith("cuda")
+    _on_cuda(clf)
+
+
+@pytest.mark.parametrize("loss", ["hpn", "mse"])
+def test_regressor_on_gpu(loss):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = np.column_stack([X @ [1.0, -1.0, 0.5], X[:, 0] - X[:, 2]])
+    reg = HypersphericalRegressor(loss=loss, max_epochs=150, lr=1e-2, random_state=0,
+                                  device="cuda").fit(X, y)
+    _on_cuda(reg)
+    assert reg.score(X, y) > 0.8
+    np.testing.assert_allclose(_loads_on_cpu_only(reg).predict(X), reg.predict(X), atol=1e-4)
+
+
+def test_joint_on_gpu(iris):
+    X, labels = iris
+    y = np.column_stack([labels, X[:, 0] * 2.0 + 1.0])
+    est = JointEstimator(max_epochs=100, lr=1e-2, random_state=0, device="cuda").fit(X, y)
+    _on_cuda(est)
+    pred = est.predict(X)
+    assert np.mean(pred[:, 0] == labels) > 0.85
+    loaded = _loads_on_cpu_only(est)
+    np.testing.assert_allclose(loaded.predict(X), pred, atol=1e-4)
+
+
+def test_dynamic_assignment_on_gpu(iris):
+    X, y = iris
+    clf = HypersphericalClassifier(n_dims=2, prototypes="polygon", assignment="dynamic",
+                                   max_epochs=30, lr=1e-2, random_state=0,
+                                   device="cuda").fit(X, y)
+    _on_cuda(clf)
+    assert "assignment_cost" in clf.history_[-1]
+    assert clf.score(X, y) > 0.85
+    np.testing.assert_allclose(np.linalg.norm(clf.prototypes_, axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("mixing", ["mixup", "cutmix", "both"])
+def test_mixing_with_the_cnn_on_gpu(images, mixing):
+    X, y = images
+    clf = HypersphericalClassifier("cnn", mixing=mixing, max_epochs=8, random_state=0,
+                                   device="cuda").fit(X, y)
+    _on_cuda(clf)
+    assert clf.score(X, y) > 0.5
+    np.testing.assert_array_equal(_loads_on_cpu_only(clf).predict(X), clf.predict(X))
+
+
+def test_vmf_uncertainty_on_gpu(iris):
+    X, y = iris
+    clf = HypersphericalClassifier(loss="vmf", max_epochs=30, lr=1e-2, random_state=0,
+                                   device="cuda").fit(X, y)
+    kappa = clf.embedding_norm(X)
+    assert kappa.shape == (len(X),) and np.all(np.isfinite(kappa)) and np.all(kappa > 0)
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+
+
+def test_gpu_fit_leaves_the_callers_cuda_rng_alone(iris):
+    X, y = iris
+    torch.cuda.manual_seed(123)
+    before = torch.cuda.get_rng_state()
+    HypersphericalClassifier(max_epochs=3, random_state=0, device="cuda").fit(X, y)
+    assert torch.equal(torch.cuda.get_rng_state(), before)
