@@ -188,6 +188,23 @@ def test_joint_string_labels_and_dataframe(joint_data):
     assert est.predict_values(X).shape == (400, 1)
 
 
+def test_joint_object_array_with_numeric_labels(joint_data):
+    """An object array of numbers (e.g. built with np.column_stack over mixed columns)
+    keeps numeric labels, like the float array does."""
+    X, y = joint_data
+    obj = np.empty(y.shape, dtype=object)
+    obj[:, 0], obj[:, 1] = y[:, 0].astype(int), y[:, 1]
+    est = JointEstimator(**FAST).fit(X, obj)
+    assert est.classes_.dtype.kind in "iu"
+    np.testing.assert_array_equal(est.classes_, np.unique(y[:, 0]))
+    mixed = obj.copy()
+    mixed[0, 0] = "seven"
+    with pytest.raises(ValueError, match="labels mix strings and numbers"):
+        JointEstimator(**FAST).fit(X, mixed)
+    with pytest.raises(ValueError, match="labels mix strings and numbers"):
+        HypersphericalClassifier(**FAST).fit(X, mixed[:, 0])
+
+
 def test_cnn_backbone():
     X, y = load_digits_data(as_images=True)
     clf = HypersphericalClassifier("cnn", max_epochs=3, random_state=0).fit(X[:300], y[:300])

@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
@@ -137,6 +139,24 @@ class _Criterion(nn.Module):
         if self.task == "regression":
             return self.loss.regression(z, y)
         return self.loss.classification(z, y[:, 0].long()) + self.loss.regression(z, y[:, 1:])
+
+
+def encode_labels(owner, labels):
+    """Check class labels and fit a ``LabelEncoder`` on them (>= 2 classes, one type)."""
+    labels = np.asarray(labels)
+    if labels.dtype == object:
+        kinds = {isinstance(v, str) for v in labels.ravel()}
+        if len(kinds) > 1:
+            raise ValueError(f"{owner} class labels mix strings and numbers (e.g. "
+                             f"{next(v for v in labels.ravel() if isinstance(v, str))!r} "
+                             f"and {next(v for v in labels.ravel() if not isinstance(v, str))!r}"
+                             f"); use one label type.")
+    check_classification_targets(labels)
+    encoder = LabelEncoder().fit(labels)
+    if len(encoder.classes_) < 2:
+        raise ValueError(f"{owner} needs samples of at least 2 classes; got 1 class: "
+                         f"{encoder.classes_.tolist()}.")
+    return encoder
 
 
 def prepare_sample_weight(sample_weight, X, factor=None):

@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..assignment import DynamicAssignment
 from ..mixing import Mixer
 from ..prototypes import make_prototypes
-from ._base import HypersphericalBase, prepare_sample_weight
+from ._base import HypersphericalBase, encode_labels, prepare_sample_weight
 
 __all__ = ["HypersphericalClassifier"]
 
@@ -142,11 +140,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
 
     def _validate_fit(self, X, y, sample_weight):
         X, y = validate_data(self, X, y, allow_nd=True, dtype=[np.float32, np.float64])
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        if len(encoder.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; "
-                             f"got 1 class: {encoder.classes_.tolist()}.")
+        encoder = encode_labels(type(self).__name__, y)
         codes = encoder.transform(y)
         factor = (None if self.class_weight is None
                   else compute_sample_weight(self.class_weight, y))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import accuracy_score, make_scorer, r2_score
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..prototypes import joint_layout
-from ._base import HypersphericalBase, prepare_sample_weight, scale_targets, unscale_targets
+from ._base import (
+    HypersphericalBase,
+    encode_labels,
+    prepare_sample_weight,
+    scale_targets,
+    unscale_targets,
+)
 
 __all__ = ["JointEstimator", "joint_scorers"]
 
@@ -26,6 +30,8 @@ def split_joint_target(y):
                              f"column 0 the class label, the others regression targets; "
                              f"got shape {arr.shape}.")
         labels = arr[:, 0]
+        if labels.dtype == object and not any(isinstance(v, str) for v in labels):
+            labels = np.asarray(labels.tolist())    # numeric labels in an object array
         try:
             values = arr[:, 1:].astype(np.float64)
         except (TypeError, ValueError) as exc:
@@ -77,11 +83,7 @@ class JointEstimator(HypersphericalBase):
         labels, values = split_joint_target(y)
         X, _ = validate_data(self, X, values, allow_nd=True, multi_output=True,
                              dtype=[np.float32, np.float64])
-        check_classification_targets(labels)
-        encoder = LabelEncoder().fit(labels)
-        if len(encoder.classes_) < 2:
-            raise ValueError(f"JointEstimator needs samples of at least 2 classes; got 1 "
-                             f"class: {encoder.classes_.tolist()}.")
+        encoder = encode_labels("JointEstimator", labels)
         r, low, high = scale_targets(values)
         target = np.column_stack([encoder.transform(labels), r]).astype(np.float32)
         state = {"classes_": encoder.classes_, "y_min_": low, "y_max_": high,
