@@ -48,7 +48,7 @@ def torch_loop(X, y, epochs, batch_size, lr, seed, slicing=False, device="cpu"):
         for xb, yb in batches:
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             opt.zero_grad()
-            z = net(xb)
+            z = torch.nn.functional.normalize(net(xb), dim=1)
             loss = ((1.0 - (z * prototypes[yb]).sum(1)) ** 2).mean()
             loss.backward()
             opt.step()

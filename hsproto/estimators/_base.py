@@ -99,16 +99,18 @@ class _Net(NeuralNet):
         return per_sample.mean()
 
     def train_step_single(self, batch, **fit_params):
-        if self.mixer is None:
-            return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
+        # skorch calls module.train() on every batch, a recursive walk over all submodules;
+        # here only when something left training mode (a validation pass, a callback).
+        if not (self.module_.training and self.criterion_.training):
+            self._set_training(True)
         Xi, yi = unpack_data(batch)
-        Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
-        if isinstance(Xi, dict):
-            x, yi, weight = self.mixer(Xi["X"], yi, Xi.get("sample_weight"))
-            Xi = {"X": x} if weight is None else {"X": x, "sample_weight": weight}
-        else:
-            Xi, yi, _ = self.mixer(Xi, yi)
+        if self.mixer is not None:
+            Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
+            if isinstance(Xi, dict):
+                x, yi, weight = self.mixer(Xi["X"], yi, Xi.get("sample_weight"))
+                Xi = {"X": x} if weight is None else {"X": x, "sample_weight": weight}
+            else:
+                Xi, yi, _ = self.mixer(Xi, yi)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
@@ -458,6 +460,9 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             raise ValueError(f"optimizer must be a name or a torch.optim.Optimizer class, got "
                              f"{optimizer!r}.")
         callbacks = self._callbacks()
+        if not self.verbose:
+            # skorch's PrintLog formats a table every epoch even when it prints nothing
+            extra["callbacks__print_log"] = None
         factor = getattr(loss, "param_lr_factor", 1.0)
         if factor != 1.0 and any(p.requires_grad for p in loss.parameters()):
             # the loss's own parameters (temperature, concentrations) get their own lr
@@ -467,6 +472,8 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             train_split = ValidSplit(self.validation_fraction,
                                      stratified=self._can_stratify(target),
                                      random_state=seed % 2**31)
+        else:
+            extra["callbacks__valid_loss"] = None     # no validation data to score
         # Classes plus ``module__*`` / ``criterion__*`` arguments (not instances): skorch
         # pickles those through its device mapping, so a model fitted on a GPU loads on a
         # CPU-only machine.
