@@ -5,11 +5,14 @@
    n_dims=10 whose classes lie on a 10 x 10 grid in a 2-d latent space (neighbouring
    classes are alike, which a good assignment can exploit), mapped non-linearly to 32
    features.
-2. Overhead at K = 1000 classes: median epoch time with and without the dynamic
-   assignment (skorch's per-epoch ``dur``, three alternated fits each; on this 2-core
-   machine epochs of the same fit vary by 10-30 %), the time spent inside the
-   callback's own hooks (class averages and solver) per epoch, and the solver's time per
-   assignment. Target: <= 5 % of an epoch.
+2. Overhead at K = 1000 classes: the median wall time of whole fits with and without
+   the dynamic assignment (five alternated fits each; everything the callback does,
+   its end-of-epoch solver included, is inside), per epoch; also skorch's per-epoch
+   ``dur`` (which ends before the callback's end-of-epoch work), the time spent inside
+   the callback's own hooks (class averages and solver) and the solver's time per
+   assignment. Target: <= 5 % of an epoch. The verdict is given both from the callback's
+   own time and from the whole-fit medians; on this 2-core machine identical fits vary
+   by up to 40 %, which the second cannot resolve.
 
     python benchmarks/assignment.py
 """
@@ -71,21 +74,25 @@ def accuracy_table():
 
 @contextlib.contextmanager
 def _timed_hooks():
-    """Time spent inside DynamicAssignment's hooks (wall clock, summed)."""
-    spent = {"total": 0.0}
+    """Time spent inside DynamicAssignment's hooks (wall clock), one total per epoch:
+    ``spent["epochs"][i]`` is the batch hooks of epoch i plus its end-of-epoch hook."""
+    spent = {"epochs": [], "running": 0.0}
     originals = {n: getattr(DynamicAssignment, n) for n in ("on_batch_end", "on_epoch_end")}
 
-    def timed(fn):
+    def timed(fn, closes_epoch):
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                spent["total"] += time.perf_counter() - start
+                spent["running"] += time.perf_counter() - start
+                if closes_epoch:
+                    spent["epochs"].append(spent["running"])
+                    spent["running"] = 0.0
         return wrapper
 
     for name, fn in originals.items():
-        setattr(DynamicAssignment, name, timed(fn))
+        setattr(DynamicAssignment, name, timed(fn, name == "on_epoch_end"))
     try:
         yield spent
     finally:
@@ -93,37 +100,50 @@ def _timed_hooks():
             setattr(DynamicAssignment, name, fn)
 
 
-def overhead_table(n_classes=1000, per_class=50, n_dims=64, epochs=6):
+def overhead_table(n_classes=1000, per_class=50, n_dims=64, epochs=6, repeats=5):
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(n_classes, 64))
     y = np.repeat(np.arange(n_classes), per_class)
     X = (centres[y] + rng.normal(scale=1.0, size=(len(y), 64))).astype(np.float32)
     print(f"\nK={n_classes}, {len(y)} samples x 64 features, n_dims={n_dims}, mlp(256), "
           f"batch 128, {epochs} epochs (first epoch dropped)")
-    durations, own = {}, []
-    for assignment in ("static", "dynamic") * 3:                     # alternated
+    durations, own, walls = {}, [], {}
+    for assignment in ("static", "dynamic") * repeats:               # alternated
         clf = HypersphericalClassifier(n_dims=n_dims, prototypes="random",
                                        assignment=assignment, max_epochs=epochs,
                                        random_state=0)
         with _timed_hooks() as spent:
+            start = time.perf_counter()
             clf.fit(X, y)
+            walls.setdefault(assignment, []).append(time.perf_counter() - start)
         durations.setdefault(assignment, []).extend(clf.history_[1:, "dur"])
         if assignment == "dynamic":
             solver = clf.history_[1:, "assignment_time"]
-            own.append(spent["total"] / epochs)
+            own.extend(spent["epochs"][1:])
     static, dynamic = np.median(durations["static"]), np.median(durations["dynamic"])
-    print(f"the callback's own time (its hooks, solver included): {np.median(own):.4f}s "
-          f"per epoch = {100 * np.median(own) / static:.1f}% of a static epoch")
+    wall_s, wall_d = np.median(walls["static"]), np.median(walls["dynamic"])
+    own_share = np.median(own) / static
+    print(f"the callback's own time (its hooks, solver included): median "
+          f"{np.median(own):.4f}s per epoch = {100 * own_share:.1f}% of a static epoch")
     cost = np.random.default_rng(1).normal(size=(n_classes, n_classes))
     start = time.perf_counter()
     linear_sum_assignment(cost)
     lsa = time.perf_counter() - start
-    share, solver = (dynamic - static) / static, np.median(solver)
-    print(f"epoch static {static:.3f}s, dynamic {dynamic:.3f}s: overhead {100 * share:+.1f}% "
-          f"(solver {solver:.3f}s per assignment = {100 * solver / static:.1f}% of an epoch;"
-          f" scipy LSA on a random {n_classes}x{n_classes} cost: {lsa:.3f}s)")
-    print(f"target <= 5% of an epoch: {'PASS' if share <= 0.05 else 'MISS'}")
-
+    solver = np.median(solver)
+    print(f"epoch dur (before the end-of-epoch solver) static {static:.3f}s, dynamic "
+          f"{dynamic:.3f}s: {100 * (dynamic - static) / static:+.1f}%; solver {solver:.3f}s "
+          f"per assignment = {100 * solver / static:.1f}% of an epoch; scipy LSA on a "
+          f"random {n_classes}x{n_classes} cost: {lsa:.3f}s")
+    share = (wall_d - wall_s) / wall_s
+    print(f"whole fit ({epochs} epochs) static {wall_s:.3f}s, dynamic {wall_d:.3f}s: "
+          f"{100 * share:+.1f}% (runs: static "
+          f"{', '.join(f'{t:.2f}' for t in walls['static'])}; dynamic "
+          f"{', '.join(f'{t:.2f}' for t in walls['dynamic'])})")
+    print(f"target <= 5% of an epoch, by the callback's own time: "
+          f"{'PASS' if own_share <= 0.05 else 'MISS'} ({100 * own_share:.1f}%); "
+          f"by whole-fit medians: {'PASS' if share <= 0.05 else 'MISS'} "
+          f"({100 * share:+.1f}%; identical static fits vary by "
+          f"{100 * (max(walls['static']) / min(walls['static']) - 1):.0f}% here)")
 
 def main():
     torch.set_num_threads(2)

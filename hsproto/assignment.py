@@ -10,8 +10,6 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from skorch.callbacks import Callback
 
-from .losses._base import unit
-
 __all__ = ["DynamicAssignment", "assign"]
 
 
@@ -22,8 +20,12 @@ def assign(class_means, prototypes):
     ``cost = -sum_c mean_c^T p_A(c)``. Solved exactly by
     ``scipy.optimize.linear_sum_assignment``.
     """
-    cost = -np.asarray(class_means, dtype=np.float64) @ np.asarray(prototypes,
-                                                                   dtype=np.float64).T
+    # the product runs in torch: a numpy product wakes the BLAS library's own thread
+    # pool, which then competes with torch's threads for the cores during the next epoch
+    # (measured: +15-20 % epoch time at K=1000 on 2 cores)
+    means = torch.as_tensor(class_means).detach()
+    protos = torch.as_tensor(prototypes).detach().to(means.device)
+    cost = (-(means.double() @ protos.double().T)).cpu().numpy()
     rows, cols = linear_sum_assignment(cost)
     return cols[np.argsort(rows)], float(cost[rows, cols].sum())
 
@@ -78,15 +80,28 @@ class DynamicAssignment(Callback):
         self.sums_ = torch.zeros_like(self.base_)        # un-normalised momentum sums
         self.weights_ = torch.zeros(len(self.base_), dtype=self.base_.dtype,
                                     device=self.base_.device)
-        self._buffer, self._buffered = [], 0
+        # the buffer is allocated once and reused: fresh multi-megabyte tensors every
+        # fold cost more (page faults, cache) than the arithmetic on them
+        self._z = self._labels = None
+        self._buffered = 0
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if not training or y_pred is None:
             return
         y = batch[1]
         labels = y.argmax(dim=1) if y.dim() == 2 else y
-        self._buffer.append((y_pred.detach(), labels))
-        self._buffered += len(labels)
+        n = len(labels)
+        if self._z is None or n > len(self._z):
+            self._fold()
+            size = max(int(self.buffer_size), n)
+            self._z = torch.empty((size, y_pred.shape[1]), dtype=self.sums_.dtype,
+                                  device=self.sums_.device)
+            self._labels = torch.empty(size, dtype=torch.long, device=self.sums_.device)
+        if self._buffered + n > len(self._z):
+            self._fold()
+        self._z[self._buffered:self._buffered + n].copy_(y_pred.detach())
+        self._labels[self._buffered:self._buffered + n].copy_(labels)
+        self._buffered += n
         if self._buffered >= self.buffer_size:
             self._fold()
 
@@ -94,25 +109,23 @@ class DynamicAssignment(Callback):
         """Apply the buffered samples' sequential momentum updates in one pass: sample
         k of n (in order) of class c enters with weight ``(1 - a) a^(n - k)`` and the old
         average decays by ``a^n``."""
-        if not self._buffer:
+        n = self._buffered
+        if not n:
             return
-        device, dtype = self.sums_.device, self.sums_.dtype
-        z = unit(torch.cat([b[0] for b in self._buffer]).to(device, dtype))
-        labels = torch.cat([b[1] for b in self._buffer]).to(device).long()
-        self._buffer, self._buffered = [], 0
-        n_classes = len(self.sums_)
-        counts = torch.bincount(labels, minlength=n_classes)
+        self._buffered = 0
+        z, labels = self._z[:n], self._labels[:n]
+        z.div_(z.norm(dim=1, keepdim=True).clamp_min(1e-12))    # unit rows, in place
+        dtype = z.dtype
+        counts = torch.bincount(labels, minlength=len(self.sums_))
         order = torch.argsort(labels, stable=True)
         start = torch.cumsum(counts, 0) - counts
         position = torch.empty_like(labels)
-        position[order] = torch.arange(len(labels), device=device) - start[labels[order]]
+        position[order] = torch.arange(n, device=labels.device) - start[labels[order]]
         alpha = float(self.momentum)
         weight = (1 - alpha) * alpha ** (counts[labels] - 1 - position).to(dtype)
         decay = alpha ** counts.to(dtype)
-        self.sums_ = decay[:, None] * self.sums_ + torch.zeros_like(self.sums_).index_add_(
-            0, labels, weight[:, None] * z)
-        self.weights_ = decay * self.weights_ + torch.zeros_like(self.weights_).index_add_(
-            0, labels, weight)
+        self.sums_.mul_(decay[:, None]).index_add_(0, labels, z.mul_(weight[:, None]))
+        self.weights_.mul_(decay).index_add_(0, labels, weight)
 
     @property
     def means(self):
@@ -126,7 +139,7 @@ class DynamicAssignment(Callback):
         if epoch % self.interval:
             return
         start = time.perf_counter()
-        new, cost = assign(means.cpu().numpy(), self.base_.cpu().numpy())
+        new, cost = assign(means, self.base_)
         elapsed = time.perf_counter() - start
         net.criterion_.loss.prototypes.copy_(self.base_[torch.as_tensor(new)])
         net.history.record("assignment_cost", cost)

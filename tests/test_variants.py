@@ -99,6 +99,11 @@ def test_assignment_recovers_a_planted_permutation():
     found, cost = assign(means, protos)
     np.testing.assert_array_equal(found, planted)
     assert cost == pytest.approx(-np.sum(means * protos[planted]))
+    # the callback passes float32 tensors: same answer
+    found_t, cost_t = assign(torch.as_tensor(means, dtype=torch.float32),
+                             torch.as_tensor(protos, dtype=torch.float32))
+    np.testing.assert_array_equal(found_t, planted)
+    assert cost_t == pytest.approx(cost, rel=1e-5)
 
 
 def test_dynamic_assignment_in_fit(iris):
