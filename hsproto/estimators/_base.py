@@ -330,9 +330,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         seed = seed_from(self.random_state)
         n_dims = self._resolve_n_dims(state)
         prototypes, poles = self._layout(n_dims, seed, state)
-        loss = self._make_loss(loss_class, prototypes, poles, n_dims, state)
         fit_X = X if weight is None else {"X": X, "sample_weight": weight}
         with _seeded(seed, device):
+            # the loss may hold randomly initialised parameters (softmax's classifier)
+            loss = self._make_loss(loss_class, prototypes, poles, n_dims, state)
             net = self._make_net(X, target, n_dims, loss, device, seed)
             net.fit(fit_X, target)
         for key, value in state.items():
