@@ -24,8 +24,8 @@ def assign(class_means, prototypes):
     # pool, which then competes with torch's threads for the cores during the next epoch
     # (measured: +15-20 % epoch time at K=1000 on 2 cores)
     means = torch.as_tensor(class_means).detach()
-    protos = torch.as_tensor(prototypes).detach().to(means.device)
-    cost = (-(means.double() @ protos.double().T)).cpu().numpy()
+    protos = torch.as_tensor(prototypes).detach().to(means.device, means.dtype)
+    cost = (-(means @ protos.T)).cpu().double().numpy()   # in the inputs' precision
     rows, cols = linear_sum_assignment(cost)
     return cols[np.argsort(rows)], float(cost[rows, cols].sum())
 
@@ -80,28 +80,19 @@ class DynamicAssignment(Callback):
         self.sums_ = torch.zeros_like(self.base_)        # un-normalised momentum sums
         self.weights_ = torch.zeros(len(self.base_), dtype=self.base_.dtype,
                                     device=self.base_.device)
-        # the buffer is allocated once and reused: fresh multi-megabyte tensors every
-        # fold cost more (page faults, cache) than the arithmetic on them
+        # the batches are kept by reference and gathered into one buffer per fold; the
+        # buffer is allocated once and reused (fresh multi-megabyte tensors every fold
+        # cost more, in page faults and cache, than the arithmetic on them)
+        self._pending, self._buffered = [], 0
         self._z = self._labels = None
-        self._buffered = 0
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if not training or y_pred is None:
             return
         y = batch[1]
         labels = y.argmax(dim=1) if y.dim() == 2 else y
-        n = len(labels)
-        if self._z is None or n > len(self._z):
-            self._fold()
-            size = max(int(self.buffer_size), n)
-            self._z = torch.empty((size, y_pred.shape[1]), dtype=self.sums_.dtype,
-                                  device=self.sums_.device)
-            self._labels = torch.empty(size, dtype=torch.long, device=self.sums_.device)
-        if self._buffered + n > len(self._z):
-            self._fold()
-        self._z[self._buffered:self._buffered + n].copy_(y_pred.detach())
-        self._labels[self._buffered:self._buffered + n].copy_(labels)
-        self._buffered += n
+        self._pending.append((y_pred.detach(), labels))
+        self._buffered += len(labels)
         if self._buffered >= self.buffer_size:
             self._fold()
 
@@ -112,10 +103,20 @@ class DynamicAssignment(Callback):
         n = self._buffered
         if not n:
             return
-        self._buffered = 0
+        zs, ls = zip(*self._pending, strict=True)
+        self._pending, self._buffered = [], 0
+        device, dtype = self.sums_.device, self.sums_.dtype
+        if self._z is None or len(self._z) < n or self._z.shape[1] != zs[0].shape[1]:
+            self._z = torch.empty((max(n, int(self.buffer_size)), zs[0].shape[1]),
+                                  dtype=dtype, device=device)
+            self._labels = torch.empty(len(self._z), dtype=torch.long, device=device)
         z, labels = self._z[:n], self._labels[:n]
+        if all(t.dtype == dtype and t.device == device for t in zs):
+            torch.cat(zs, out=z)
+        else:
+            z.copy_(torch.cat([t.to(device, dtype) for t in zs]))
+        torch.cat([t.to(device, torch.long) for t in ls], out=labels)
         z.div_(z.norm(dim=1, keepdim=True).clamp_min(1e-12))    # unit rows, in place
-        dtype = z.dtype
         counts = torch.bincount(labels, minlength=len(self.sums_))
         order = torch.argsort(labels, stable=True)
         start = torch.cumsum(counts, 0) - counts
