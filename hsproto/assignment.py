@@ -111,10 +111,7 @@ class DynamicAssignment(Callback):
                                   dtype=dtype, device=device)
             self._labels = torch.empty(len(self._z), dtype=torch.long, device=device)
         z, labels = self._z[:n], self._labels[:n]
-        if all(t.dtype == dtype and t.device == device for t in zs):
-            torch.cat(zs, out=z)
-        else:
-            z.copy_(torch.cat([t.to(device, dtype) for t in zs]))
+        torch.cat([t.to(device, dtype) for t in zs], out=z)      # .to: no-op when equal
         torch.cat([t.to(device, torch.long) for t in ls], out=labels)
         z.div_(z.norm(dim=1, keepdim=True).clamp_min(1e-12))    # unit rows, in place
         counts = torch.bincount(labels, minlength=len(self.sums_))

@@ -147,12 +147,11 @@ def encode_labels(owner, labels):
     """Check class labels and fit a ``LabelEncoder`` on them (>= 2 classes, one type)."""
     labels = np.asarray(labels)
     if labels.dtype == object:
-        kinds = {isinstance(v, str) for v in labels.ravel()}
-        if len(kinds) > 1:
+        text = [v for v in labels.ravel() if isinstance(v, str)]
+        other = [v for v in labels.ravel() if not isinstance(v, str)]
+        if text and other:
             raise ValueError(f"{owner} class labels mix strings and numbers (e.g. "
-                             f"{next(v for v in labels.ravel() if isinstance(v, str))!r} "
-                             f"and {next(v for v in labels.ravel() if not isinstance(v, str))!r}"
-                             f"); use one label type.")
+                             f"{text[0]!r} and {other[0]!r}); use one label type.")
     check_classification_targets(labels)
     encoder = LabelEncoder().fit(labels)
     if len(encoder.classes_) < 2:
