@@ -164,6 +164,17 @@ def test_dynamic_assignment_means_equal_the_sequential_per_sample_update(buffer_
         DynamicAssignment(buffer_size=0).initialize()
 
 
+@pytest.mark.parametrize("n_classes", [5, 2**15 - 1, 2**15 + 10])
+def test_stable_order_is_torchs_stable_argsort(n_classes):
+    """The numpy radix path (CPU, < 2**15 classes) and the torch fallback both give the
+    stable argsort the within-class positions rely on (ties in input order)."""
+    from hsproto.assignment import _stable_order
+
+    labels = torch.randint(0, n_classes, (3000,), generator=torch.Generator().manual_seed(1))
+    labels[:50] = n_classes - 1                       # many ties, including the largest key
+    assert torch.equal(_stable_order(labels, n_classes), torch.argsort(labels, stable=True))
+
+
 # ---------------------------------------------------------------- mixing
 def test_mixer_soft_labels_and_weights():
     torch.manual_seed(0)
