@@ -1,5 +1,6 @@
 """Integration, reproducibility and bad-input tests of the three estimators."""
 
+import copy
 import pickle
 
 import joblib
@@ -219,6 +220,29 @@ def test_cnn_backbone():
                                            if k != "module_params"}).fit(X[:50], y[:50])
     with pytest.raises(ValueError, match="'cnn' backbone expects 4-d X"):
         HypersphericalClassifier("cnn", max_epochs=1).fit(X[:50].reshape(50, -1), y[:50])
+
+
+def test_cnn_backbone_runs_channels_last_and_matches_nchw():
+    """The cnn keeps its conv weights and activations channels-last; NCHW input gives the
+    same output as the same weights computed in NCHW, and a fitted model round-trips."""
+    from hsproto.backbones import SmallCNN
+
+    torch.manual_seed(0)
+    net = SmallCNN((3, 10, 10)).eval()
+    conv = net[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.is_contiguous()
+    x = torch.randn(4, 3, 10, 10)                               # plain NCHW input
+    with torch.no_grad():
+        out = net(x)
+        reference = torch.nn.Sequential.forward(
+            copy.deepcopy(net).to(memory_format=torch.contiguous_format), x)
+    torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-4)
+    X, y = load_digits_data(as_images=True)
+    clf = HypersphericalClassifier("cnn", max_epochs=1, random_state=0).fit(X[:100], y[:100])
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.decision_function(X[:20]),
+                                  clf.decision_function(X[:20]))
 
 
 def test_custom_module_class_and_instance(blobs):
