@@ -21,9 +21,9 @@ class SmallCNN(nn.Sequential):
     dropout : float, default=0.0
 
     The convolutions run in the channels-last memory format (weights and activations),
-    which oneDNN's CPU kernels and cuDNN handle faster than NCHW for this network (CPU,
-    2 threads: about 20 % less time per epoch on 8x8 and 32x32 images); input may come in
-    either format.
+    which oneDNN's CPU kernels run faster than NCHW for this network (CPU, 1 or 2 threads:
+    about 20-35 % less time per epoch on 8x8 and 32x32 images; not measured on a GPU,
+    where cuDNN supports the format too); input may come in either format.
     """
 
     example_input_shape = (1, 8, 8)  # used by hsproto.testing.check_backbone
