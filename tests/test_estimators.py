@@ -243,6 +243,8 @@ def test_cnn_backbone_runs_channels_last_and_matches_nchw():
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(loaded.decision_function(X[:20]),
                                   clf.decision_function(X[:20]))
+    with pytest.raises(ValueError, match=r"shape \(5, 1, 64\).*fitted on 4-d X"):
+        clf.predict(X[:5].reshape(5, 1, 64))                     # same n_features, wrong rank
 
 
 def test_custom_module_class_and_instance(blobs):

@@ -344,6 +344,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         self.history_ = net.history
         self.plugins_ = self._plugins_used()
         self._n_features_out = n_dims
+        self._input_ndim = X.ndim
         return self
 
     def _check_params(self):
@@ -541,6 +542,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import validate_data
 
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=[np.float32, np.float64])
+        ndim = getattr(self, "_input_ndim", None)      # None: pickled by an older version
+        if ndim is not None and X.ndim != ndim:
+            raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} was fitted on "
+                             f"{ndim}-d X; pass samples of the same rank as in fit.")
         return np.array(X, dtype=np.float32, order="C")
 
 
