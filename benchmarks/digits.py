@@ -22,7 +22,7 @@ from torch import nn
 
 import hsproto
 from hsproto import HypersphericalClassifier
-from hsproto.backbones import MLP, SmallCNN
+from hsproto.backbones import MLP, SmallCNN, infer_out_features
 from hsproto.datasets import load_digits_data
 
 
@@ -32,7 +32,8 @@ class SoftmaxNet(nn.Module):
     def __init__(self, backbone="mlp", input_shape=(64,), n_classes=10):
         super().__init__()
         self.backbone = MLP(input_shape) if backbone == "mlp" else SmallCNN(input_shape)
-        self.fc = nn.Linear(self.backbone.out_features, n_classes)
+        width = infer_out_features(self.backbone, torch.zeros(2, *input_shape))
+        self.fc = nn.Linear(width, n_classes)
 
     def forward(self, X):
         return self.fc(self.backbone(X))

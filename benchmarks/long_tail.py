@@ -38,7 +38,7 @@ from torch import nn
 
 import hsproto
 from hsproto import HypersphericalClassifier
-from hsproto.backbones import MLP, SmallCNN
+from hsproto.backbones import MLP, SmallCNN, infer_out_features
 from hsproto.datasets import load_digits_data
 
 try:
@@ -70,8 +70,10 @@ class SoftmaxNet(nn.Module):
 
     def __init__(self, n_features=64, n_classes=10, cnn=False):
         super().__init__()
-        self.backbone = SmallCNN((1, 8, 8)) if cnn else MLP((n_features,))
-        self.fc = nn.Linear(self.backbone.out_features, n_classes)
+        input_shape = (1, 8, 8) if cnn else (n_features,)
+        self.backbone = SmallCNN(input_shape) if cnn else MLP(input_shape)
+        width = infer_out_features(self.backbone, torch.zeros(2, *input_shape))
+        self.fc = nn.Linear(width, n_classes)
 
     def forward(self, X):
         return self.fc(self.backbone(X))

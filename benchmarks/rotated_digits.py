@@ -58,11 +58,12 @@ from torch.nn import functional as F
 
 import hsproto
 from hsproto import JointEstimator
-from hsproto.backbones import SmallCNN
+from hsproto.backbones import SmallCNN, infer_out_features
 from hsproto.datasets import load_rotated_digits
 
 WEIGHTS = (0.1, 0.5, 0.9)
 ENDS = (20.0, 160.0)          # angles (degrees) whose mean signed error is shown
+
 
 
 class TwoHeadNet(nn.Module):
@@ -71,8 +72,9 @@ class TwoHeadNet(nn.Module):
     def __init__(self, input_shape, n_classes):
         super().__init__()
         self.backbone = SmallCNN(input_shape)
-        self.classify = nn.Linear(self.backbone.out_features, n_classes)
-        self.regress = nn.Linear(self.backbone.out_features, 1)
+        width = infer_out_features(self.backbone, torch.zeros(2, *input_shape))
+        self.classify = nn.Linear(width, n_classes)
+        self.regress = nn.Linear(width, 1)
 
     def forward(self, X):
         features = self.backbone(X)

@@ -1,13 +1,8 @@
 """hsproto: hyperspherical prototype learning for scikit-learn."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("hsproto")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
-
 from ._config import config_context, get_config, set_config
+from ._layout import Layout
+from ._version import __version__
 from .estimators import (
     HypersphericalClassifier,
     HypersphericalRegressor,
@@ -18,17 +13,20 @@ from .prototypes import (
     PrototypeStrategy,
     joint_layout,
     known_limit,
+    make_layout,
     make_prototypes,
     pairwise_cosine_stats,
     regression_poles,
 )
-from .registry import PluginError, list_plugins
+from .registry import PluginError, PluginWarning, list_plugins, register, unregister
 
 __all__ = [
     "HypersphericalClassifier",
     "HypersphericalRegressor",
     "JointEstimator",
+    "Layout",
     "PluginError",
+    "PluginWarning",
     "PrototypeStrategy",
     "__version__",
     "config_context",
@@ -37,8 +35,11 @@ __all__ = [
     "joint_scorers",
     "known_limit",
     "list_plugins",
+    "make_layout",
     "make_prototypes",
     "pairwise_cosine_stats",
+    "register",
     "regression_poles",
     "set_config",
+    "unregister",
 ]

@@ -4,38 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import time
 import warnings
-
-DEMO_SIZES = [(10, 2), (12, 3), (14, 3), (24, 3), (10, 9), (100, 100), (100, 50),
-              (100, 25), (100, 10), (200, 64), (1000, 128)]
-
-
-def separation_table(sizes, strategy="auto", random_state=0, out=sys.stdout):
-    """Print max pairwise cosine of ``strategy`` next to the known limit for each size."""
-    from .prototypes import make_prototypes
-    from .prototypes.auto import choose
-    from .prototypes.metrics import known_limit, pairwise_cosine_stats
-
-    header = (f"{'K x D':>11} {'method':>10} {'max cos':>9} {'angle':>8} "
-              f"{'limit':>9} {'kind':>11} {'gap':>9} {'time':>7}")
-    print(header, file=out)
-    print("-" * len(header), file=out)
-    rows = []
-    for k, d in sizes:
-        start = time.perf_counter()
-        P = make_prototypes(strategy, k, d, random_state=random_state)
-        elapsed = time.perf_counter() - start
-        mx = pairwise_cosine_stats(P)["max"]
-        limit, kind = known_limit(k, d)
-        method = choose(k, d) if strategy == "auto" else strategy
-        print(f"{f'{k} x {d}':>11} {method:>10} {mx:9.4f} {math.degrees(math.acos(mx)):7.3f}° "
-              f"{limit:9.4f} {kind:>11} {mx - limit:9.2e} {elapsed:6.2f}s", file=out)
-        rows.append({"K": k, "D": d, "max": mx, "limit": limit, "kind": kind,
-                     "time": elapsed})
-    return rows
 
 
 def _demo(args):

@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 
 import numpy as np
+
+DEMO_SIZES = [(10, 2), (12, 3), (14, 3), (24, 3), (10, 9), (100, 100), (100, 50),
+              (100, 25), (100, 10), (200, 64), (1000, 128)]
+
+
+def separation_table(sizes, strategy="auto", random_state=0, out=sys.stdout):
+    """Print max pairwise cosine of ``strategy`` next to the known limit for each size."""
+    from .prototypes import get_strategy, make_prototypes
+    from .prototypes.metrics import known_limit, pairwise_cosine_stats
+
+    header = (f"{'K x D':>11} {'method':>10} {'max cos':>9} {'angle':>8} "
+              f"{'limit':>9} {'kind':>11} {'gap':>9} {'time':>7}")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    rows = []
+    for k, d in sizes:
+        start = time.perf_counter()
+        P = make_prototypes(strategy, k, d, random_state=random_state)
+        elapsed = time.perf_counter() - start
+        mx = pairwise_cosine_stats(P)["max"]
+        limit, kind = known_limit(k, d)
+        method = get_strategy(strategy).resolve(k, d).name
+        print(f"{f'{k} x {d}':>11} {method:>10} {mx:9.4f} {math.degrees(math.acos(mx)):7.3f}° "
+              f"{limit:9.4f} {kind:>11} {mx - limit:9.2e} {elapsed:6.2f}s", file=out)
+        rows.append({"K": k, "D": d, "max": mx, "limit": limit, "kind": kind,
+                     "time": elapsed})
+    return rows
 
 
 def _timed(fn):
@@ -95,8 +124,6 @@ def save_sphere_picture(est, X, y, path):
 
 
 def run(picture="hsproto_demo_joint.png"):
-    from .__main__ import DEMO_SIZES, separation_table
-
     print("== 1. prototypes: 'auto' placement, max pairwise cosine (lower is better) ==")
     separation_table(DEMO_SIZES)
     print("\n== 2. estimators on bundled data (75/25 split, random_state=0) ==")

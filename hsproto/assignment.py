@@ -46,9 +46,11 @@ class DynamicAssignment(Callback):
     in order, ``m_c <- momentum m_c + (1 - momentum) z_hat_i`` for each sample i of class
     c (seed 001 Eq. 8; bias-corrected like Adam's moments, so a class seen few times is
     not shrunk towards 0), and every ``interval`` epochs solves the linear assignment of
-    classes to prototypes (Hungarian, scipy) and writes the permuted prototypes into the
-    loss. Each epoch's history row gets ``assignment_cost`` (``-sum_c m_c^T p_A(c)``, the
-    value minimised), the number of classes that changed prototype
+    classes to the placed prototypes (Hungarian, scipy) and hands the loss the
+    reassigned layout (``loss.set_layout(loss.layout.reassign(assignment))``); the
+    estimator's ``layout_.assignment`` and ``prototypes_`` are the final ones. Each
+    epoch's history row gets ``assignment_cost`` (``-sum_c m_c^T p_A(c)``, the value
+    minimised), the number of classes that changed prototype
     (``assignment_changes``) and the solver time (``assignment_time``, seconds). With
     mixing, the means use the batch's original hard labels (skorch hands callbacks the
     unmixed batch), so a mixed embedding counts for sample i's own class.
@@ -84,8 +86,8 @@ class DynamicAssignment(Callback):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         loss = net.criterion_.loss
-        self.base_ = loss.prototypes.detach().clone()
-        self.assignment_ = np.arange(len(self.base_))
+        self.base_ = torch.from_numpy(np.array(loss.layout.placed_prototypes)).to(
+            loss.prototypes.device, loss.prototypes.dtype)
         self.sums_ = torch.zeros_like(self.base_)        # un-normalised momentum sums
         self.weights_ = torch.zeros(len(self.base_), dtype=self.base_.dtype,
                                     device=self.base_.device)
@@ -148,8 +150,10 @@ class DynamicAssignment(Callback):
         start = time.perf_counter()
         new, cost = assign(means, self.base_)
         elapsed = time.perf_counter() - start
-        net.criterion_.loss.prototypes.copy_(self.base_[torch.as_tensor(new)])
+        loss = net.criterion_.loss
+        old = loss.layout.assignment
+        changes = int(np.sum(new != (np.arange(len(new)) if old is None else old)))
+        loss.set_layout(loss.layout.reassign(new))
         net.history.record("assignment_cost", cost)
-        net.history.record("assignment_changes", int(np.sum(new != self.assignment_)))
+        net.history.record("assignment_changes", changes)
         net.history.record("assignment_time", elapsed)
-        self.assignment_ = new

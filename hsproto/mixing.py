@@ -30,10 +30,20 @@ class Mixer:
     """
 
     def __init__(self, kind, alpha, n_classes, n_input_dims):
-        if kind not in MIXING[1:]:
-            raise ValueError(f"mixing must be one of {list(MIXING)}, got {kind!r}.")
+        self.check(kind, n_input_dims)
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
             raise ValueError(f"mixing_alpha must be a number > 0, got {alpha!r}.")
+        self.kind, self.alpha, self.n_classes = kind, float(alpha), int(n_classes)
+        mixup = v2.MixUp(alpha=self.alpha, num_classes=self.n_classes)
+        cutmix = v2.CutMix(alpha=self.alpha, num_classes=self.n_classes)
+        self.transform = {"mixup": mixup, "cutmix": cutmix,
+                          "both": v2.RandomChoice([mixup, cutmix])}[kind]
+
+    @staticmethod
+    def check(kind, n_input_dims):
+        """Raise a ValueError when ``kind`` cannot mix X with ``n_input_dims`` axes."""
+        if kind not in MIXING[1:]:
+            raise ValueError(f"mixing must be one of {list(MIXING)}, got {kind!r}.")
         if kind in ("cutmix", "both") and n_input_dims != 4:
             raise ValueError(f"mixing={kind!r} uses CutMix, which needs image input of shape "
                              f"(n_samples, channels, height, width); X has {n_input_dims} "
@@ -41,11 +51,6 @@ class Mixer:
         if n_input_dims not in (2, 4):
             raise ValueError(f"mixing needs X of shape (n, features) or (n, C, H, W); got "
                              f"{n_input_dims} dimensions.")
-        self.kind, self.alpha, self.n_classes = kind, float(alpha), int(n_classes)
-        mixup = v2.MixUp(alpha=self.alpha, num_classes=self.n_classes)
-        cutmix = v2.CutMix(alpha=self.alpha, num_classes=self.n_classes)
-        self.transform = {"mixup": mixup, "cutmix": cutmix,
-                          "both": v2.RandomChoice([mixup, cutmix])}[kind]
 
     def __call__(self, X, y, weight=None):
         """``(X_mixed, soft labels (n, K), mixed weight or None)``; ``y`` class indices."""

@@ -5,12 +5,19 @@ the groups below whose value is an ``"package.module:Object"`` string. Nothing i
 imported until a plugin is selected by name or listed with :func:`list_plugins`.
 
 A plugin that fails to import, or imports an object of the wrong kind for its group
-(checked structurally by :func:`hsproto.testing.validate_plugin`), never affects the
-others: listing reports it as broken (with a warning), and selecting it raises
+(the structural contract that each base class module declares as ``plugin_problem``:
+``hsproto.prototypes._base``, ``hsproto.losses._base``, ``hsproto.backbones._base``),
+never affects the others: listing reports it as broken (with a warning), and selecting it raises
 :class:`PluginError` naming its distribution and the cause. Two distributions
 registering the same name in one group trigger a warning; hsproto's own built-in keeps
 the name, and between two third-party distributions the plain name is ambiguous and
 must be qualified as ``"distribution:name"``.
+
+:func:`register` adds a plugin at run time (a notebook, a quick experiment), through
+the same contract check; it is listed with the distribution ``"runtime"``.
+
+Layering: this module imports only the base-class modules (lazily, to check a plugin);
+nothing that builds on plugins (strategies, losses, estimators, testing) is imported here.
 """
 
 from __future__ import annotations
@@ -19,19 +26,23 @@ import importlib.metadata
 import threading
 import warnings
 from dataclasses import dataclass
-from types import MappingProxyType
+from typing import NamedTuple
 
 __all__ = [
     "GROUPS",
+    "RUNTIME",
     "PluginContractError",
     "PluginError",
     "PluginInfo",
     "PluginWarning",
     "available",
+    "contract_problem",
     "describe",
     "get",
     "list_plugins",
     "refresh",
+    "register",
+    "unregister",
 ]
 
 GROUPS = ("hsproto.prototypes", "hsproto.losses", "hsproto.backbones")
@@ -39,6 +50,7 @@ _SHORT = {g.split(".", 1)[1]: g for g in GROUPS}
 _NOUN = {"hsproto.prototypes": "prototype strategy", "hsproto.losses": "loss",
          "hsproto.backbones": "backbone"}
 _OWN_DISTRIBUTION = "hsproto"
+RUNTIME = "runtime"   # the distribution name of plugins added by register()
 
 
 class PluginError(ImportError):
@@ -84,8 +96,19 @@ class PluginInfo:
         return f"{self.distribution}:{self.name}"
 
 
+class _Registered(NamedTuple):
+    """What :func:`register` keeps: the entry point's name and value, and the object."""
+
+    name: str
+    value: str
+    obj: object
+
+    def load(self):
+        return self.obj
+
+
 class _Entry:
-    """One entry point plus its lazily loaded object."""
+    """One entry point (or :func:`register` call) plus its lazily loaded object."""
 
     def __init__(self, ep, group: str, distribution: str, version: str):
         self.ep = ep
@@ -121,10 +144,25 @@ class _Entry:
 
 
 def _validate(group: str, obj) -> str | None:
-    """Why ``obj`` breaks the structural contract of ``group`` (see hsproto.testing)."""
-    from .testing import validate_plugin
+    """Why ``obj`` breaks the structural contract of ``group``, asked of the group's base
+    class module (imported here, on first use: it may import torch)."""
+    if group == "hsproto.prototypes":
+        from .prototypes._base import plugin_problem
+    elif group == "hsproto.losses":
+        from .losses._base import plugin_problem
+    else:
+        from .backbones._base import plugin_problem
+    return plugin_problem(obj)
 
-    return validate_plugin(group, obj)
+
+def contract_problem(group: str, obj) -> str | None:
+    """Why ``obj`` cannot serve as a plugin of ``group`` (a message), or None.
+
+    Only structure is checked (types, declared tasks, required methods), so it is cheap
+    enough to run on every plugin loaded; ``hsproto.testing``'s ``check_*`` functions run
+    the behaviour.
+    """
+    return _validate(_group(group), obj)
 
 
 def _describe(exc: BaseException) -> str:
@@ -133,6 +171,7 @@ def _describe(exc: BaseException) -> str:
 
 _lock = threading.RLock()
 _state: dict[str, dict] = {}
+_runtime: dict[str, dict[str, _Registered]] = {g: {} for g in GROUPS}
 
 
 def _group(group: str) -> str:
@@ -154,6 +193,11 @@ def _entry_points(group: str):
     return found
 
 
+def _all_entries(group: str):
+    """Entry points plus the plugins added by :func:`register`."""
+    return [*_entry_points(group), *((reg, RUNTIME, "-") for reg in _runtime[group].values())]
+
+
 def _canonical(dist: str) -> str:
     return dist.lower().replace("_", "-")
 
@@ -165,12 +209,15 @@ def _discover(group: str) -> dict:
             return _state[group]
         by_name: dict[str, list[_Entry]] = {}
         seen = set()
-        for ep, dist, version in _entry_points(group):
+        for ep, dist, version in _all_entries(group):
             key = (ep.name, ep.value, _canonical(dist))
             if key in seen:  # the same distribution visible twice on sys.path
                 continue
             seen.add(key)
-            by_name.setdefault(ep.name, []).append(_Entry(ep, group, dist, version))
+            entry = _Entry(ep, group, dist, version)
+            if isinstance(ep, _Registered):     # checked by register(): already loaded
+                entry.obj, entry.loaded = ep.obj, True
+            by_name.setdefault(ep.name, []).append(entry)
         state = {"entries": by_name, "winner": {}, "conflicts": {}}
         for name, entries in by_name.items():
             entries.sort(key=lambda e: (_canonical(e.distribution) != _OWN_DISTRIBUTION,
@@ -194,9 +241,68 @@ def _discover(group: str) -> dict:
 
 
 def refresh() -> None:
-    """Forget what was discovered and loaded; re-read entry points on next use."""
+    """Forget what was discovered and loaded; re-read entry points on next use (plugins
+    added by :func:`register` stay registered)."""
     with _lock:
         _state.clear()
+
+
+def register(group: str, name: str, obj, *, replace: bool = False) -> None:
+    """Register ``obj`` as plugin ``name`` of ``group`` for this process.
+
+    The way to try a strategy, loss or backbone in a notebook before packaging it:
+    ``obj`` goes through the same contract check as an entry point's object, then is
+    selectable by name (``HypersphericalClassifier(loss=name)``) and listed by
+    :func:`list_plugins` with the distribution ``"runtime"``. A published package
+    declares an entry point instead (docs/plugins.md).
+
+    Parameters
+    ----------
+    group : str
+        ``"prototypes"``, ``"losses"`` or ``"backbones"`` (or the full group name).
+    name : str
+        The name to select it by; must not be taken by an installed plugin.
+    obj : object
+        A ``PrototypeStrategy`` subclass or instance, a ``PrototypeLoss`` subclass, or a
+        ``torch.nn.Module`` subclass or instance.
+    replace : bool, default=False
+        Replace an earlier :func:`register` of the same name (never an installed one).
+
+    Raises
+    ------
+    PluginContractError
+        ``obj`` breaks the group's contract (the message says how).
+    ValueError
+        The name is invalid, taken by an installed plugin, or registered already.
+    """
+    group = _group(group)
+    if not isinstance(name, str) or not name or ":" in name or name != name.strip():
+        raise ValueError(f"A plugin name must be a non-empty string without ':' or "
+                         f"surrounding spaces, got {name!r}.")
+    reason = _validate(group, obj)
+    if reason is not None:
+        raise PluginContractError(f"Cannot register {name!r} in {group}: {reason}.")
+    with _lock:
+        installed = [e for e in _discover(group)["entries"].get(name, ())
+                     if e.distribution != RUNTIME]
+        if installed:
+            raise ValueError(f"{group} plugin name {name!r} is taken by distribution "
+                             f"{installed[0].distribution!r}; register under another name.")
+        if name in _runtime[group] and not replace:
+            raise ValueError(f"{group} plugin {name!r} is registered already; pass "
+                             f"replace=True to replace it.")
+        value = f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
+        _runtime[group][name] = _Registered(name, value, obj)
+        _state.pop(group, None)
+
+
+def unregister(group: str, name: str) -> None:
+    """Remove a plugin added by :func:`register` (installed plugins cannot be removed)."""
+    group = _group(group)
+    with _lock:
+        if _runtime[group].pop(name, None) is None:
+            raise ValueError(f"{group} has no plugin {name!r} added by register().")
+        _state.pop(group, None)
 
 
 def available(group: str) -> tuple[str, ...]:
@@ -232,7 +338,7 @@ def get(group: str, name: str):
         or the name is ambiguous.
     PluginError
         If the plugin is registered but fails to import or is not the kind of object
-        its group requires (see :func:`hsproto.testing.validate_plugin`).
+        its group requires (see :func:`contract_problem`).
     """
     group = _group(group)
     if not isinstance(name, str):
@@ -285,9 +391,3 @@ def list_plugins(group: str | None = None) -> list[PluginInfo]:
                     info = entry.info(g)
                 infos.append(info)
     return infos
-
-
-def plugins_view(group: str) -> MappingProxyType:
-    """A read-only mapping of selectable names to their entry-point targets."""
-    state = _discover(_group(group))
-    return MappingProxyType({n: e.ep.value for n, e in state["winner"].items()})

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from hsproto import make_prototypes, registry
+from hsproto import Layout, registry
 from hsproto.losses import mixed_prototypes
 from hsproto.losses.arcface import ArcFaceLoss, arcface_target_logit
 from hsproto.losses.hpn import HPNLoss
+from hsproto.prototypes import make_layout
 
 LOSSES = registry.available("hsproto.losses")
 K, D, T = 5, 4, 1
@@ -19,9 +20,10 @@ K, D, T = 5, 4, 1
 
 def build(name, **params):
     cls = registry.get("hsproto.losses", name)
-    protos = make_prototypes("auto", K, D, random_state=0)
-    poles = np.eye(T, D)
-    return cls(prototypes=protos, poles=poles, strategy="simplex", **params).double()
+    layout = make_layout(D, n_classes=K, random_state=0)
+    layout = Layout(D, prototypes=layout.prototypes, poles=np.eye(T, D),
+                    strategy=layout.strategy, neighbour_angle=layout.neighbour_angle)
+    return cls(layout, **params).double()
 
 
 def seeded(fn, seed=0):
@@ -45,7 +47,7 @@ def test_builtin_losses_registered():
 def test_half_half_mix_of_antipodal_prototypes_is_finite(name):
     cls = registry.get("hsproto.losses", name)
     protos = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    loss = cls(prototypes=protos, poles=None).double()
+    loss = cls(Layout(3, prototypes=protos)).double()
     z = torch.tensor([[0.3, 0.4, 0.5], [0.0, 0.0, 1.0]], dtype=torch.float64,
                      requires_grad=True)
     target = torch.tensor([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]], dtype=torch.float64)
@@ -99,9 +101,28 @@ def test_arcface_target_logit_is_continuous_and_decreasing():
     ("simplex", 5, 4, math.acos(-1 / 4)), ("orthoplex", 6, 3, math.pi / 2),
     ("cube", 8, 3, math.acos(1 / 3)), ("separation", 5, 4, 0.5)])
 def test_arcface_default_margin_is_the_polytope_neighbour_angle(strategy, k, d, angle):
-    loss = ArcFaceLoss(prototypes=make_prototypes(strategy, k, d, random_state=0),
-                       strategy=strategy)
-    assert loss.margin == pytest.approx(angle)
+    layout = make_layout(d, n_classes=k, strategy=strategy, random_state=0)
+    assert layout.strategy == strategy
+    assert ArcFaceLoss(layout).margin == pytest.approx(angle)
+
+
+def test_arcface_reads_the_angle_of_the_placement_auto_chose():
+    layout = make_layout(4, n_classes=5, strategy="auto")     # auto places a simplex
+    assert (layout.strategy, layout.neighbour_angle) == ("simplex", math.acos(-1 / 4))
+    assert ArcFaceLoss(layout).margin == layout.neighbour_angle
+    assert ArcFaceLoss(make_layout(2, n_classes=5)).margin == 0.5      # polygon: no angle
+
+
+def test_set_layout_is_the_one_way_to_change_the_prototypes():
+    loss = build("hpn")
+    new = loss.layout.reassign([1, 0, 2, 3, 4])
+    loss.set_layout(new)
+    assert loss.layout is new
+    torch.testing.assert_close(loss.prototypes, torch.as_tensor(new.prototypes))
+    torch.testing.assert_close(loss.prototypes[0].double(),
+                               torch.as_tensor(new.placed_prototypes[1]))
+    with pytest.raises(ValueError, match="same sizes"):
+        loss.set_layout(make_layout(D, n_classes=K - 1))
 
 
 def test_arcface_warmup_has_no_margin():
@@ -138,7 +159,7 @@ def test_hpn_joint_optimum_with_and_without_orthogonal_classification(orthogonal
     from hsproto import joint_layout
 
     poles, protos = joint_layout(3, 4, random_state=0)
-    loss = HPNLoss(prototypes=protos, poles=poles,
+    loss = HPNLoss(Layout(4, prototypes=protos, poles=poles),
                    classify_orthogonal=orthogonal).double()
     r = torch.tensor([[-0.9], [-0.3], [0.5], [0.95]], dtype=torch.float64)
     y = torch.tensor([0, 1, 2, 0])
@@ -158,13 +179,13 @@ def test_hpn_orthogonal_classification_ignores_the_pole_component():
     from hsproto import joint_layout
 
     poles, protos = joint_layout(3, 4, random_state=0)
-    loss = HPNLoss(prototypes=protos, poles=poles)
+    loss = HPNLoss(Layout(4, prototypes=protos, poles=poles))
     z = torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
     moved = z + 3.0 * torch.as_tensor(poles, dtype=torch.float32)[0]
     y = torch.tensor([0, 1, 2, 0, 1])
     torch.testing.assert_close(loss.classification(moved, y), loss.classification(z, y))
     # without poles (a plain classifier) nothing is projected
-    plain = HPNLoss(prototypes=protos)
+    plain = HPNLoss(Layout(4, prototypes=protos))
     assert not torch.allclose(plain.classification(moved, y), plain.classification(z, y))
     with pytest.raises(ValueError, match="classify_orthogonal must be a bool"):
-        HPNLoss(prototypes=protos, poles=poles, classify_orthogonal="yes")
+        HPNLoss(Layout(4, prototypes=protos, poles=poles), classify_orthogonal="yes")

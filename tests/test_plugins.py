@@ -47,7 +47,7 @@ def contrib(tmp_path_factory):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (target / "hsproto_contrib").is_dir()
-    assert list(target.glob("hsproto_contrib-0.1.0.dist-info/entry_points.txt"))
+    assert list(target.glob("hsproto_contrib-*.dist-info/entry_points.txt"))
     saved = {m: mod for m, mod in sys.modules.items() if m.partition(".")[0]
              == "hsproto_contrib"}              # an installed copy imported by other tests
     sys.path.insert(0, str(target))
@@ -153,7 +153,7 @@ def test_installed_plugin_is_found_by_name(contrib):
                         ("hsproto.backbones", "resnet")):
         info = infos[(group, name)]
         assert (info.distribution, info.version, info.status) == (
-            "hsproto-contrib", "0.1.0", "ok")
+            "hsproto-contrib", "0.2.0", "ok")
     strategy = registry.get("prototypes", "hadamard")
     assert Path(sys.modules[strategy.__module__].__file__).is_relative_to(contrib)
     P = make_prototypes("hadamard", 7, 8)
@@ -201,12 +201,12 @@ def test_pickle_round_trip_and_clear_error_without_the_plugin(contrib, digits, t
                           timeout=120)
     assert done.returncode != 0
     assert "hsproto.registry.PluginError: This HypersphericalClassifier was fitted with " \
-           "the loss 'cosface' (loss=) from distribution 'hsproto-contrib' version 0.1.0, " \
+           "the loss 'cosface' (loss=) from distribution 'hsproto-contrib' version 0.2.0, " \
            "which cannot be imported here" in done.stderr
-    assert "Install hsproto-contrib==0.1.0 to load it." in done.stderr
+    assert "Install hsproto-contrib==0.2.0 to load it." in done.stderr
 
     clf.plugins_[0]["version"] = "0.0.1"
-    with pytest.warns(PluginWarning, match="version 0.1.0 is installed here"):
+    with pytest.warns(PluginWarning, match="version 0.2.0 is installed here"):
         joblib.load(_dump(clf, tmp_path / "old.joblib"))
 
 
@@ -229,7 +229,7 @@ def test_joint_estimator_pickles_with_a_plugin_loss_class(contrib, tmp_path):
     clf = HypersphericalClassifier(loss=CosFaceLoss, max_epochs=2, random_state=0)
     clf.fit(X, y[:, 0].astype(int))
     assert clf.plugins_ == [{"param": "loss", "group": "hsproto.losses", "name": "CosFaceLoss",
-                             "distribution": "hsproto-contrib", "version": "0.1.0",
+                             "distribution": "hsproto-contrib", "version": "0.2.0",
                              "module": "hsproto_contrib.cosface"}]
     again = joblib.load(_dump(clf, tmp_path / "clf.joblib"))
     np.testing.assert_array_equal(again.predict(X), clf.predict(X))
@@ -306,7 +306,7 @@ def test_cli_lists_every_plugin_with_its_status(broken):
     assert done.returncode == 1                 # some plugin is broken
     rows = {tuple(line.split()[:3]): line for line in done.stdout.splitlines()[1:]}
     assert "ok" in rows[("hsproto.prototypes", "hadamard", "hsproto-contrib")]
-    assert "0.1.0" in rows[("hsproto.prototypes", "hadamard", "hsproto-contrib")]
+    assert "0.2.0" in rows[("hsproto.prototypes", "hadamard", "hsproto-contrib")]
     assert "broken (RuntimeError: boom at import)" in rows[
         ("hsproto.prototypes", "boom", "bad-import")]
     assert "shadowed" in rows[("hsproto.prototypes", "simplex", "dupe-a")]

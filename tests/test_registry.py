@@ -168,8 +168,57 @@ def test_non_strategy_object_is_rejected(fake_plugins):
         make_prototypes(NotAStrategy, 3, 2)
 
 
-def test_view_is_read_only():
-    view = registry.plugins_view("prototypes")
-    assert view["simplex"] == "hsproto.prototypes.polytopes:SimplexStrategy"
-    with pytest.raises(TypeError):
-        view["simplex"] = "x:y"
+class _Halves(PrototypeStrategy):
+    """Two antipodal prototypes (a notebook experiment)."""
+
+    def _unsupported(self, n_classes, n_dims):
+        return None if n_classes == 2 else "two classes only."
+
+    def _generate(self, n_classes, n_dims, seed):
+        out = [[0.0] * n_dims, [0.0] * n_dims]
+        out[0][0], out[1][0] = 1.0, -1.0
+        return out
+
+
+@pytest.fixture
+def runtime_cleanup():
+    yield
+    for group in registry.GROUPS:
+        for name in list(registry._runtime[group]):
+            registry.unregister(group, name)
+
+
+def test_register_at_runtime_selects_lists_and_fits(runtime_cleanup):
+    import numpy as np
+
+    hsproto.register("prototypes", "halves", _Halves)
+    assert make_prototypes("halves", 2, 3).tolist() == [[1, 0, 0], [-1, 0, 0]]
+    info = {i.name: i for i in hsproto.list_plugins("prototypes")}["halves"]
+    assert (info.distribution, info.status) == (registry.RUNTIME, "ok")
+    assert info.value.endswith(":_Halves")
+    X = np.r_[np.ones((10, 2)), -np.ones((10, 2))]
+    clf = hsproto.HypersphericalClassifier(prototypes="halves", n_dims=3, max_epochs=30,
+                                           lr=1e-2, random_state=0).fit(X, [0] * 10 + [1] * 10)
+    assert clf.layout_.strategy == "_Halves"     # the class name when it has no name
+    assert clf.score(X, [0] * 10 + [1] * 10) == 1.0
+    registry.refresh()                  # survives re-reading the entry points
+    assert "halves" in registry.available("prototypes")
+    registry.unregister("prototypes", "halves")
+    with pytest.raises(ValueError, match="Unknown prototype strategy 'halves'"):
+        make_prototypes("halves", 2, 3)
+
+
+def test_register_checks_the_contract_and_never_overwrites(runtime_cleanup):
+    with pytest.raises(registry.PluginContractError, match="not a hsproto.losses.PrototypeLoss"):
+        hsproto.register("losses", "bad", object)
+    with pytest.raises(ValueError, match="taken by distribution 'hsproto'"):
+        hsproto.register("prototypes", "simplex", _Halves)
+    hsproto.register("prototypes", "halves", _Halves)
+    with pytest.raises(ValueError, match="registered already; pass replace=True"):
+        hsproto.register("prototypes", "halves", _Halves)
+    hsproto.register("prototypes", "halves", _Halves(), replace=True)
+    for bad in ("", "a:b", " x", 3):
+        with pytest.raises(ValueError, match="plugin name must be"):
+            hsproto.register("prototypes", bad, _Halves)
+    with pytest.raises(ValueError, match="no plugin 'nope' added by register"):
+        hsproto.unregister("prototypes", "nope")

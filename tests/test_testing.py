@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from hsproto import registry
+from hsproto import Layout, registry
 from hsproto.losses import PrototypeLoss, unit
 from hsproto.losses.hpn import HPNLoss
 from hsproto.prototypes import PrototypeStrategy
@@ -123,6 +123,11 @@ class WrongGradient(HPNLoss):
         return super().classification(z.detach() + 2 * (z - z.detach()), target)
 
 
+class OldStyle(HPNLoss):
+    def __init__(self, prototypes=None, poles=None, *, strategy=None):
+        super().__init__(Layout(3, prototypes=prototypes))
+
+
 class NoRegression(PrototypeLoss):
     tasks = ("classification", "regression")
 
@@ -137,7 +142,8 @@ class NoRegression(PrototypeLoss):
     (BadProba, "rows must be probabilities summing to one"),
     (WrongGradient, "gradcheck of classification .*analytic and numerical gradients differ"),
     (NoRegression, r"declares tasks \['regression'\] but does not implement them"),
-    (HPNLoss(prototypes=np.eye(3)), "not a hsproto.losses.PrototypeLoss subclass"),
+    (HPNLoss(Layout(3, prototypes=np.eye(3))), "not a hsproto.losses.PrototypeLoss subclass"),
+    (OldStyle, r"must take the layout as its first argument.*hsproto 0.1"),
 ])
 def test_loss_violations(loss, match):
     with pytest.raises(ContractError, match=match):
@@ -145,7 +151,7 @@ def test_loss_violations(loss, match):
 
 
 def test_loss_with_bad_params_names_the_constructor():
-    with pytest.raises(ContractError, match=r"CosineLoss\(prototypes=.*raised TypeError"):
+    with pytest.raises(ContractError, match=r"CosineLoss\(layout, .*raised TypeError"):
         check_loss("cosine", loss_params={"nope": 1})
 
 

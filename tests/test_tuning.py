@@ -22,10 +22,12 @@ from optuna.trial import FixedTrial, TrialState
 from sklearn.base import clone
 from sklearn.metrics import check_scoring
 
-from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator, tuning
+from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
 from hsproto.__main__ import main
 from hsproto.datasets import load_diabetes_data, load_digits_data, load_rotated_digits
 from hsproto.tuning import FOLD_STEP, EpochPruning, default_search_space, tune
+from hsproto.tuning._pruning import Fold, reporting
+from hsproto.tuning._storage import open_storage
 
 SMALL = {"max_epochs": 2, "module_params": {"hidden_layer_sizes": (32,)}}
 LR = {"lr": FloatDistribution(1e-3, 3e-2, log=True)}
@@ -208,8 +210,8 @@ def test_epoch_pruning_survives_clone_and_does_not_change_training(problems, kin
     estimator = clone(estimator).set_params(random_state=0, callbacks=[EpochPruning()])
     estimator = pickle.loads(pickle.dumps(clone(estimator)))
     train, valid = (X[:80], y[:80]), (X[80:], y[80:])
-    fold = tuning._Fold(FixedTrial({}), estimator, train, valid, check_scoring(estimator), 0)
-    with tuning._reporting(fold):
+    fold = Fold(FixedTrial({}), estimator, valid, check_scoring(estimator), 0)
+    with reporting(fold):
         estimator.fit(*train)
     plain = clone(estimator).set_params(callbacks=None).fit(*train)
     np.testing.assert_array_equal(estimator.transform(valid[0]), plain.transform(valid[0]))
@@ -313,7 +315,7 @@ def postgres_url():
 
 
 def _load(url, name):
-    return optuna.load_study(study_name=name, storage=tuning._open_storage(url, 60))
+    return optuna.load_study(study_name=name, storage=open_storage(url, 60))
 
 
 def _trials(storage, name):
@@ -380,7 +382,7 @@ def test_killed_worker_trial_fails_and_a_restarted_worker_finishes(postgres_url)
     X, y = load_digits_data()
     n_params = len(default_search_space(HypersphericalClassifier(), X, y)) - 1  # no epochs
     worker = _worker(postgres_url, name, n_trials, *extra)
-    storage, deadline = tuning._open_storage(postgres_url, 60), time.monotonic() + 240
+    storage, deadline = open_storage(postgres_url, 60), time.monotonic() + 240
     while True:
         assert time.monotonic() < deadline and worker.poll() is None, "no trial to kill"
         trials = _trials(storage, name)

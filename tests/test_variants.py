@@ -12,7 +12,7 @@ import torch
 from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
 
-from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
+from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator, Layout
 from hsproto.assignment import DynamicAssignment, assign
 from hsproto.losses.hpn import HPNLoss
 from hsproto.metrics import expected_calibration_error
@@ -114,8 +114,12 @@ def test_dynamic_assignment_in_fit(iris):
     assert len(costs) == 40 and np.all(np.isfinite(costs))
     placed = HypersphericalClassifier(n_dims=2, prototypes="polygon", max_epochs=1,
                                       random_state=0).fit(X, y).prototypes_
-    cb = dict(clf.net_.callbacks_)["assignment"]
-    np.testing.assert_allclose(clf.prototypes_, placed[cb.assignment_])
+    layout = clf.layout_
+    assert layout.assignment is not None and layout.strategy == "polygon"
+    np.testing.assert_allclose(layout.placed_prototypes, placed)
+    np.testing.assert_allclose(clf.prototypes_, placed[layout.assignment])
+    changes = clf.history_[:, "assignment_changes"]
+    assert (sum(changes) > 0) == (not np.array_equal(layout.assignment, np.arange(3)))
     np.testing.assert_allclose(clf.net_.criterion_.loss.prototypes.numpy(),
                                clf.prototypes_, atol=1e-6)
     assert clf.score(X, y) > 0.8
@@ -131,7 +135,7 @@ def test_dynamic_assignment_interval_and_bad_params(iris):
         with pytest.raises(ValueError, match=match):
             HypersphericalClassifier(assignment="dynamic", assignment_params=params,
                                      max_epochs=1).fit(X, y)
-    with pytest.raises(ValueError, match="assignment must be"):
+    with pytest.raises(ValueError, match="'assignment' parameter .* one of 'static', 'dynamic'"):
         HypersphericalClassifier(assignment="greedy", max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="fixed prototypes"):
         HypersphericalClassifier(assignment="dynamic", loss="softmax", max_epochs=1).fit(X, y)
@@ -144,7 +148,9 @@ def test_dynamic_assignment_means_equal_the_sequential_per_sample_update(buffer_
     (bias-corrected), whatever the buffer size and batch boundaries."""
     k, d, alpha = 4, 3, 0.7
     protos = torch.nn.functional.normalize(torch.randn(k, d), dim=1)
-    net = SimpleNamespace(criterion_=SimpleNamespace(loss=SimpleNamespace(prototypes=protos)))
+    layout = Layout(d, prototypes=protos.double().numpy())
+    net = SimpleNamespace(criterion_=SimpleNamespace(loss=SimpleNamespace(prototypes=protos,
+                                                                          layout=layout)))
     cb = DynamicAssignment(momentum=alpha, buffer_size=buffer_size).initialize()
     cb.on_train_begin(net)
     gen = torch.Generator().manual_seed(0)
@@ -193,7 +199,7 @@ def test_mixing_errors_and_fits(iris):
     X, y = iris
     with pytest.raises(ValueError, match="CutMix.*image"):
         HypersphericalClassifier(mixing="cutmix", max_epochs=1).fit(X, y)
-    with pytest.raises(ValueError, match="mixing must be"):
+    with pytest.raises(ValueError, match="'mixing' parameter .* must be one of None, 'mixup'"):
         HypersphericalClassifier(mixing="blend", max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="mixing_alpha"):
         HypersphericalClassifier(mixing="mixup", mixing_alpha=0, max_epochs=1).fit(X, y)

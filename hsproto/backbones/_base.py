@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
+
 import torch
 from torch import nn
 
-__all__ = ["HypersphereHead", "HypersphereNet"]
+from .._validation import qualname
+
+__all__ = ["HypersphereHead", "HypersphereNet", "build_backbone", "infer_out_features",
+           "plugin_problem"]
 
 
 class HypersphereHead(nn.Module):
@@ -51,3 +57,33 @@ def infer_out_features(backbone, sample):
         raise ValueError(f"The backbone {type(backbone).__name__} must return a 2-d tensor "
                          f"(n_samples, n_features); got {shape}.")
     return out.shape[1]
+
+
+def build_backbone(module, module_params=None, input_shape=None):
+    """The backbone a model trains: a deep copy of a ``module`` instance, or a
+    ``module`` class called with ``module_params`` plus ``input_shape`` (the shape of
+    one sample) when its constructor takes that argument."""
+    params = dict(module_params or {})
+    if isinstance(module, nn.Module):
+        if params:
+            raise ValueError("module_params cannot be used with a module instance.")
+        return copy.deepcopy(module)
+    if not (inspect.isclass(module) and issubclass(module, nn.Module)):
+        raise ValueError(f"module must be a registered backbone name, a torch.nn.Module "
+                         f"class or instance, got {module!r}.")
+    if "input_shape" in inspect.signature(module).parameters:
+        params["input_shape"] = tuple(input_shape)
+    try:
+        return module(**params)
+    except TypeError as exc:
+        raise ValueError(f"Cannot build module {module.__name__} with module_params "
+                         f"{sorted(params)}: {exc}") from exc
+
+
+def plugin_problem(obj):
+    """Why ``obj`` cannot be registered as a backbone (a message), or None: a backbone
+    is a ``torch.nn.Module`` subclass or instance. ``hsproto.testing.check_backbone``
+    checks the behaviour."""
+    if isinstance(obj, nn.Module) or (inspect.isclass(obj) and issubclass(obj, nn.Module)):
+        return None
+    return f"{qualname(obj)} is not a torch.nn.Module subclass or instance"

@@ -42,7 +42,6 @@ class SmallCNN(nn.Sequential):
         if dropout:
             layers.append(nn.Dropout(dropout))
         super().__init__(*layers)
-        self.out_features = hidden
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x):

@@ -45,4 +45,3 @@ class MLP(nn.Sequential):
             if dropout:
                 layers.append(nn.Dropout(dropout))
         super().__init__(*layers)
-        self.out_features = sizes[-1]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
-from scipy.special import softmax
+import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
+from .._validation import Interval, Options, Type
 from ..assignment import DynamicAssignment
-from ..mixing import Mixer
-from ..prototypes import make_prototypes
-from ._base import HypersphericalBase, encode_labels, prepare_sample_weight
+from ..mixing import MIXING, Mixer
+from ..prototypes import make_layout
+from ._base import HypersphericalBase, as_float32
+from ._targets import encode_labels, prepare_sample_weight
 
 __all__ = ["HypersphericalClassifier"]
 
@@ -84,12 +88,20 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         soft labels that the loss receives (HMPN, seed 002). CutMix needs image input.
     mixing_alpha : float, default=1.0
         Beta(alpha, alpha) parameter of the mixing coefficient.
+    predict_batch_size : int, default=1024
+        Rows per forward pass at inference (``predict``, ``predict_proba``,
+        ``decision_function``, ``transform``, ``embedding_norm``): each call runs the
+        network once over X in batches of this size on the net's device.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     prototypes_ : ndarray of shape (n_classes, n_dims_)
-        Row i is the prototype of ``classes_[i]``.
+        Row i is the prototype of ``classes_[i]`` (after any dynamic assignment; the
+        learned directions for ``softmax``).
+    layout_ : hsproto.Layout
+        The output space as trained: placed prototypes, the strategy that placed them
+        (``auto`` resolved), its neighbour angle, the final ``assignment``.
     n_dims_ : int
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -114,6 +126,15 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     """
 
     _task = "classification"
+    _parameter_constraints: ClassVar[dict] = {
+        **HypersphericalBase._parameter_constraints,
+        "class_weight": [Options(None, "balanced"), Type(dict, describe="a dict")],
+        "proba_scale": [Interval(float, 0, None, closed="neither")],
+        "assignment": [Options("static", "dynamic")],
+        "assignment_params": [Options(None), Type(dict, describe="a dict")],
+        "mixing": [Options(*MIXING)],
+        "mixing_alpha": [Interval(float, 0, None, closed="neither")],
+    }
 
     def __init__(self, module="mlp", *, module_params=None, n_dims=None, prototypes="auto",
                  prototype_params=None, loss="hpn", loss_params=None, max_epochs=100,
@@ -121,7 +142,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  device="cpu", random_state=None, verbose=0, callbacks=None,
                  class_weight=None, proba_scale=10.0, assignment="static",
-                 assignment_params=None, mixing=None, mixing_alpha=1.0):
+                 assignment_params=None, mixing=None, mixing_alpha=1.0,
+                 predict_batch_size=1024):
         super().__init__(module, module_params=module_params, n_dims=n_dims,
                          prototypes=prototypes, prototype_params=prototype_params, loss=loss,
                          loss_params=loss_params, max_epochs=max_epochs,
@@ -130,7 +152,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                          early_stopping=early_stopping,
                          validation_fraction=validation_fraction,
                          n_iter_no_change=n_iter_no_change, device=device,
-                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+                         random_state=random_state, verbose=verbose, callbacks=callbacks,
+                         predict_batch_size=predict_batch_size)
         self.class_weight = class_weight
         self.proba_scale = proba_scale
         self.assignment = assignment
@@ -146,71 +169,108 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                   else compute_sample_weight(self.class_weight, y))
         weight = prepare_sample_weight(sample_weight, X, factor)
         state = {"classes_": encoder.classes_}
-        return np.array(X, dtype=np.float32, order="C"), codes.astype(np.int64), weight, state
+        return as_float32(X), codes.astype(np.int64), weight, state
 
     def _default_n_dims(self, state):
         return max(2, len(state["classes_"]) - 1)
 
-    def _layout(self, n_dims, seed, state):
-        prototypes = make_prototypes(self.prototypes, len(state["classes_"]), n_dims,
-                                     random_state=seed, **(self.prototype_params or {}))
-        return prototypes, None
+    def _check_fit_sizes(self, X, target, n_dims, state, strategy):
+        super()._check_fit_sizes(X, target, n_dims, state, strategy)
+        strategy.check_support(len(state["classes_"]), n_dims)
+        if self.mixing is not None:
+            Mixer.check(self.mixing, X.ndim)
+
+    def _place(self, n_dims, seed, state, strategy):
+        return make_layout(n_dims, n_classes=len(state["classes_"]), strategy=strategy,
+                           random_state=seed)
 
     def _make_mixer(self, X, target):
         if self.mixing is None:
             return None
         return Mixer(self.mixing, self.mixing_alpha, int(target.max()) + 1, X.ndim)
 
-    def _callbacks(self):
-        callbacks = super()._callbacks()
-        if self.assignment not in ("static", "dynamic"):
-            raise ValueError(f"assignment must be 'static' or 'dynamic', got "
-                             f"{self.assignment!r}.")
-        if self.assignment == "dynamic":
-            try:
-                callbacks.append(("assignment", DynamicAssignment(
-                    **(self.assignment_params or {})).initialize()))
-            except TypeError as exc:
-                raise ValueError(f"assignment_params accepts 'interval', 'momentum' and "
-                                 f"'buffer_size': "
-                                 f"{exc}") from exc
-        return callbacks
+    def _extra_callbacks(self):
+        if self.assignment != "dynamic":
+            return []
+        return [("assignment", _assignment(self.assignment_params))]
 
-    def _make_loss(self, loss_class, prototypes, poles, n_dims, state):
-        loss = super()._make_loss(loss_class, prototypes, poles, n_dims, state)
+    def _check_loss(self, loss):
         if self.assignment == "dynamic" and not loss.fixed_prototypes:
             raise ValueError(f"assignment='dynamic' needs fixed prototypes; loss "
                              f"{self.loss!r} learns its class directions.")
-        return loss
 
-    def _scores(self, X):
-        check_is_fitted(self)
-        return self._loss_output("class_scores", self._validate_X(X))
+    def _resolve_plugins(self):
+        parts = super()._resolve_plugins()
+        if self.assignment == "dynamic":
+            _assignment(self.assignment_params)        # parameters checked up front
+        return parts
+
+    def _proba(self, loss, z):
+        proba = loss.class_proba(z)
+        if proba is None:
+            proba = torch.softmax(self.proba_scale * loss.class_scores(z), dim=1)
+        return proba
 
     def decision_function(self, X):
-        """Class scores, shape (n_samples, n_classes): the cosine to each prototype for
-        the prototype losses (``softmax``: the logits; ``vmf``: log-probabilities); for
-        two classes, ``score_1 - score_0`` of shape (n_samples,)."""
-        scores = self._scores(X)
+        """Class scores.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            The cosine to each prototype for the prototype losses (``softmax``: the
+            logits; ``vmf``: the expected logits of the mean directions); for two
+            classes ``score_1 - score_0``. ``predict`` is their argmax.
+        """
+        scores = self._outputs(X, lambda loss, z: loss.class_scores(z)).astype(np.float64)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict_proba(self, X):
-        """Class probabilities: the loss's own model where it has one (``cosine``,
-        ``arcface``, ``vmf``, ``softmax``), else ``softmax(proba_scale * cos(z, p_k))``."""
-        check_is_fitted(self)
-        X = self._validate_X(X)
-        proba = self._loss_output("class_proba", X)
-        if proba is None:
-            proba = softmax(self.proba_scale * self._loss_output("class_scores", X), axis=1)
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``: the loss's own model where it has one
+            (``cosine``, ``arcface``, ``softmax``; ``vmf``: a Monte-Carlo estimate),
+            else ``softmax(proba_scale * cos(z, p_k))``. Rows sum to 1.
+        """
+        proba = self._outputs(X, self._proba).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """The class with the highest score (values of ``classes_``)."""
-        scores = self._scores(X)
-        return self.classes_[np.argmax(scores, axis=1)]
+        """The class with the highest score.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Values of ``classes_``: the argmax of ``decision_function`` (and, except for
+            ``vmf``'s sampled probabilities, of ``predict_proba``).
+        """
+        codes = self._outputs(X, lambda loss, z: loss.class_scores(z).argmax(dim=1))
+        return self.classes_[codes]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
         return tags
+
+
+def _assignment(params):
+    try:
+        return DynamicAssignment(**(params or {})).initialize()
+    except TypeError as exc:
+        raise ValueError(f"assignment_params accepts 'interval', 'momentum' and "
+                         f"'buffer_size': {exc}") from exc
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import accuracy_score, make_scorer, r2_score
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from ..prototypes import joint_layout
-from ._base import (
-    HypersphericalBase,
-    encode_labels,
-    prepare_sample_weight,
-    scale_targets,
-    unscale_targets,
-)
+from ..prototypes.layout import class_dims, make_layout
+from ._base import HypersphericalBase, as_float32
+from ._targets import encode_labels, prepare_sample_weight, scale_targets, unscale_targets
 
 __all__ = ["JointEstimator", "joint_scorers"]
 
@@ -73,8 +68,9 @@ class JointEstimator(HypersphericalBase):
 
     Attributes
     ----------
-    classes_, prototypes_ (n_classes, n_dims_), poles_ (n_targets, n_dims_),
-    y_min_, y_max_, n_dims_, n_features_in_, net_, history_, plugins_ (see HypersphericalClassifier)
+    classes_, prototypes_ (n_classes, n_dims_), poles_ (n_targets, n_dims_), layout_,
+    y_min_, y_max_, n_dims_, n_features_in_, net_, history_, plugins_ (see
+    HypersphericalClassifier)
     """
 
     _task = "joint"
@@ -88,26 +84,28 @@ class JointEstimator(HypersphericalBase):
         target = np.column_stack([encoder.transform(labels), r]).astype(np.float32)
         state = {"classes_": encoder.classes_, "y_min_": low, "y_max_": high,
                  "n_targets_": values.shape[1]}
-        return (np.array(X, dtype=np.float32, order="C"), target,
+        return (as_float32(X), target,
                 prepare_sample_weight(sample_weight, X), state)
 
     def _default_n_dims(self, state):
         return state["n_targets_"] + max(2, len(state["classes_"]) - 1)
 
-    def _layout(self, n_dims, seed, state):
-        poles, prototypes = joint_layout(len(state["classes_"]), n_dims,
-                                         n_targets=state["n_targets_"],
-                                         strategy=self.prototypes, random_state=seed,
-                                         **(self.prototype_params or {}))
-        return prototypes, poles
+    def _check_fit_sizes(self, X, target, n_dims, state, strategy):
+        super()._check_fit_sizes(X, target, n_dims, state, strategy)
+        n_classes = len(state["classes_"])
+        strategy.check_support(n_classes, class_dims(n_classes, n_dims, state["n_targets_"]))
+
+    def _place(self, n_dims, seed, state, strategy):
+        return make_layout(n_dims, n_classes=len(state["classes_"]),
+                           n_targets=state["n_targets_"], strategy=strategy,
+                           random_state=seed)
 
     def _parts(self, X):
-        check_is_fitted(self)
-        X = self._validate_X(X)
-        classes = self.classes_[np.argmax(self._loss_output("class_scores", X), axis=1)]
-        values = unscale_targets(self._loss_output("regression_output", X), self.y_min_,
-                                 self.y_max_)
-        return classes, values
+        """(class labels, targets) from one forward pass."""
+        codes, r = self._outputs(X, lambda loss, z: (loss.class_scores(z).argmax(dim=1),
+                                                     loss.regression_output(z)))
+        return self.classes_[codes], unscale_targets(r.astype(np.float64), self.y_min_,
+                                                      self.y_max_)
 
     def predict_classes(self, X):
         """Predicted class labels, shape (n_samples,)."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from ..prototypes import regression_poles
-from ._base import HypersphericalBase, prepare_sample_weight, scale_targets, unscale_targets
+from ..prototypes import make_layout
+from ._base import HypersphericalBase, as_float32
+from ._targets import prepare_sample_weight, scale_targets, unscale_targets
 
 __all__ = ["HypersphericalRegressor"]
 
@@ -30,12 +31,15 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         they would be tied by ``sum cos^2 = 1``).
     Other parameters : see :class:`HypersphericalClassifier` (module, module_params,
         loss, max_epochs, batch_size, lr, optimizer, weight_decay, early_stopping,
-        validation_fraction, n_iter_no_change, device, random_state, verbose, callbacks).
+        validation_fraction, n_iter_no_change, device, random_state, verbose, callbacks,
+        predict_batch_size).
 
     Attributes
     ----------
     poles_ : ndarray of shape (n_targets, n_dims_)
         Upper poles; the lower poles are their negatives.
+    layout_ : hsproto.Layout
+        The output space (the poles).
     y_min_, y_max_ : ndarray of shape (n_targets,)
         The interpolation bounds ``v_l`` and ``v_u`` (training min and max).
     n_dims_, n_features_in_, net_, history_, plugins_ (see HypersphericalClassifier)
@@ -63,24 +67,37 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         r, low, high = scale_targets(y2)
         state = {"y_min_": low, "y_max_": high, "n_targets_": y2.shape[1],
                  "_single_output": single}
-        return (np.array(X, dtype=np.float32, order="C"), r.astype(np.float32),
+        return (as_float32(X), r.astype(np.float32),
                 prepare_sample_weight(sample_weight, X), state)
 
     def _default_n_dims(self, state):
         return state["n_targets_"] + 1
 
-    def _layout(self, n_dims, seed, state):
+    def _check_fit_sizes(self, X, target, n_dims, state, strategy):
+        super()._check_fit_sizes(X, target, n_dims, state, strategy)
         n_targets = state["n_targets_"]
         if n_dims < n_targets + 1:
             raise ValueError(f"n_dims={n_dims} is too small for {n_targets} regression "
                              f"target(s): each needs its own axis plus one free axis "
                              f"(n_dims >= {n_targets + 1}).")
-        return None, regression_poles(n_targets, n_dims)
+
+    def _place(self, n_dims, seed, state, strategy):
+        return make_layout(n_dims, n_targets=state["n_targets_"])
 
     def predict(self, X):
-        """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""
-        check_is_fitted(self)
-        r = self._loss_output("regression_output", self._validate_X(X))
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            ``v_l + (cos(z, p_u) + 1) / 2 (v_u - v_l)`` per target: within the training
+            range for the ``hpn`` loss.
+        """
+        r = self._outputs(X, lambda loss, z: loss.regression_output(z)).astype(np.float64)
         y = unscale_targets(r, self.y_min_, self.y_max_)
         return y[:, 0] if self._single_output else y
 

@@ -1,22 +1,33 @@
-"""The loss contract: a ``torch.nn.Module`` that holds the fixed prototypes as buffers."""
+"""The loss contract: a ``torch.nn.Module`` that reads a :class:`~hsproto.Layout` and
+holds its prototypes and poles as buffers."""
 
 from __future__ import annotations
 
+import inspect
+
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["PrototypeLoss", "ScaledSoftmaxLoss", "mixed_prototypes", "soft_cross_entropy",
-           "unit"]
+from .._layout import Layout
+from .._validation import qualname
+
+__all__ = ["TASKS", "PrototypeLoss", "ScaledSoftmaxLoss", "mixed_prototypes",
+           "plugin_problem", "soft_cross_entropy", "unit"]
+
+TASKS = ("classification", "regression")
 
 
 class PrototypeLoss(nn.Module):
     """Base class of a prototype loss.
 
-    The estimator builds the loss as ``Loss(prototypes=P, poles=U, strategy=name,
-    **loss_params)`` with the fixed class ``prototypes`` (K, D), the regression ``poles``
-    (T, D) and the name of the strategy that placed the prototypes. The network's raw
-    output ``z`` (n, D) goes to every method; :func:`unit` gives its direction.
+    The estimator builds the loss as ``Loss(layout, **loss_params)`` from the placed
+    :class:`~hsproto.Layout`: the loss reads what it needs from it (``layout.strategy``,
+    ``layout.neighbour_angle``, ...) and keeps the class ``prototypes`` (K, D) and the
+    regression ``poles`` (T, D) as buffers (None where the layout has none). The
+    network's raw output ``z`` (n, D) goes to every method; :func:`unit` gives its
+    direction.
 
     Training, one loss per sample (n,) (the estimator applies sample weights and the mean):
 
@@ -37,23 +48,43 @@ class PrototypeLoss(nn.Module):
       assignment, or learned ones).
 
     ``set_epoch(epoch)`` is called at the start of every training epoch (e.g. a margin
-    warm-up). Fixed tensors are buffers, so ``.to(device)`` and pickling carry them;
-    learnable parameters (a temperature, concentrations) are optimised with the network.
+    warm-up). :meth:`set_layout` is the one way to change the layout during training
+    (the dynamic assignment uses it); ``layout`` is always the layout in use. Fixed
+    tensors are buffers, so ``.to(device)`` and pickling carry them; learnable
+    parameters (a temperature, concentrations) are optimised with the network.
     Subclasses set ``tasks`` to the tasks they implement and ``fixed_prototypes = False``
-    when the class directions are learned (then no dynamic assignment), and
-    ``param_lr_factor`` to train the loss's own parameters at ``lr * param_lr_factor``.
+    when the class directions are learned (then no dynamic assignment),
+    ``param_lr_factor`` to train the loss's own parameters at ``lr * param_lr_factor``,
+    and ``sampled_proba = True`` when ``class_proba`` is a Monte-Carlo estimate whose
+    argmax may differ from that of ``class_scores`` in near-ties (``vmf``).
     """
 
     tasks: tuple = ()
     fixed_prototypes = True
     param_lr_factor = 1.0
+    sampled_proba = False
 
-    def __init__(self, prototypes=None, poles=None, *, strategy=None):
+    def __init__(self, layout):
         super().__init__()
-        self.register_buffer("prototypes", _as_buffer(prototypes))
-        self.register_buffer("poles", _as_buffer(poles))
-        self.strategy = strategy
+        if not isinstance(layout, Layout):
+            raise TypeError(f"{type(self).__name__} is built from a hsproto.Layout, got "
+                            f"{type(layout).__name__}.")
+        self.layout = layout
+        self.register_buffer("prototypes", _as_buffer(layout.prototypes))
+        self.register_buffer("poles", _as_buffer(layout.poles))
         self.epoch = 0
+
+    def set_layout(self, layout):
+        """Use ``layout`` from now on (same sizes; e.g. ``layout.reassign(...)``): the
+        prototype buffer is overwritten in place, on its device."""
+        old = self.layout
+        if (layout.n_dims, layout.n_classes, layout.n_targets) != (
+                old.n_dims, old.n_classes, old.n_targets):
+            raise ValueError(f"set_layout needs a layout of the same sizes as {old!r}, got "
+                             f"{layout!r}.")
+        if self.prototypes is not None:
+            self.prototypes.copy_(_as_buffer(layout.prototypes))
+        self.layout = layout
 
     # training
     def classification(self, z, target):
@@ -101,9 +132,8 @@ class ScaledSoftmaxLoss(PrototypeLoss):
 
     tasks = ("classification",)
 
-    def __init__(self, prototypes=None, poles=None, *, strategy=None, scale=1.0,
-                 learn_scale=True, param_lr_factor=10.0):
-        super().__init__(prototypes, poles, strategy=strategy)
+    def __init__(self, layout, *, scale=1.0, learn_scale=True, param_lr_factor=10.0):
+        super().__init__(layout)
         self.param_lr_factor = _check_factor(param_lr_factor)
         if not (isinstance(scale, int | float) and scale > 0):
             raise ValueError(f"scale must be a positive number, got {scale!r}.")
@@ -146,7 +176,7 @@ def soft_cross_entropy(logits, target):
 def _as_buffer(array):
     if array is None:
         return None
-    return torch.as_tensor(array, dtype=torch.float32).clone()
+    return torch.from_numpy(np.array(array, dtype=np.float32))
 
 
 def mixed_prototypes(prototypes, target, eps=1e-6):
@@ -160,3 +190,32 @@ def mixed_prototypes(prototypes, target, eps=1e-6):
     mixed = target.to(prototypes.dtype) @ prototypes
     norm = mixed.norm(dim=1, keepdim=True)
     return torch.where(norm > eps, mixed / norm.clamp_min(eps), torch.zeros_like(mixed))
+
+
+def plugin_problem(obj):
+    """Why ``obj`` cannot be registered as a loss (a message), or None.
+
+    The structural contract, checked by the registry on every plugin it loads: a
+    :class:`PrototypeLoss` subclass (the class: the estimator builds it from the layout)
+    declaring non-empty ``tasks`` drawn from ``TASKS`` and implementing each, whose
+    constructor takes the layout first. ``hsproto.testing.check_loss`` checks the
+    behaviour.
+    """
+    if not (inspect.isclass(obj) and issubclass(obj, PrototypeLoss)):
+        return (f"{qualname(obj)} is not a hsproto.losses.PrototypeLoss subclass "
+                f"(register the class: the estimator builds it from the layout)")
+    tasks = obj.tasks
+    if not (isinstance(tasks, tuple | list) and tasks and set(tasks) <= set(TASKS)):
+        return f"{obj.__name__}.tasks must be a non-empty tuple drawn from {TASKS}, got {tasks!r}"
+    missing = [t for t in tasks if getattr(obj, t) is getattr(PrototypeLoss, t)]
+    if missing:
+        return f"{obj.__name__} declares tasks {missing} but does not implement them"
+    params = list(inspect.signature(obj.__init__).parameters.values())[1:]
+    if not params or not (params[0].name == "layout"
+                          or params[0].kind is inspect.Parameter.VAR_POSITIONAL):
+        names = ", ".join(p.name for p in params)
+        return (f"{obj.__name__}.__init__ must take the layout as its first argument, "
+                f"Loss(layout, **loss_params), got ({names}); hsproto 0.1's "
+                f"(prototypes, poles, strategy) arguments are now layout.prototypes, "
+                f"layout.poles and layout.strategy")
+    return None

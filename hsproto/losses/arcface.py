@@ -6,12 +6,9 @@ import math
 
 import torch
 
-from ..prototypes.polytopes import neighbour_angle
 from ._base import ScaledSoftmaxLoss
 
 __all__ = ["ArcFaceLoss", "arcface_target_logit"]
-
-_POLYTOPES = ("simplex", "orthoplex", "cube")
 
 
 class ArcFaceLoss(ScaledSoftmaxLoss):
@@ -24,9 +21,9 @@ class ArcFaceLoss(ScaledSoftmaxLoss):
     Parameters
     ----------
     margin : float or "auto", default="auto"
-        Angular margin m in radians. "auto": when the prototypes come from ``simplex``,
-        ``orthoplex`` or ``cube``, the polytope's neighbour angle phi (seed 004: derived,
-        not tuned); otherwise 0.5 (ArcFace's usual value).
+        Angular margin m in radians. "auto": the layout's ``neighbour_angle`` phi when
+        the prototypes are a polytope with one (``simplex``, ``orthoplex``, ``cube``:
+        seed 004, derived, not tuned); otherwise 0.5 (ArcFace's usual value).
     warmup_epochs : int, default=0
         Epochs trained with m = 0 before the margin applies (seed 003).
     scale : float, default=30.0
@@ -36,14 +33,12 @@ class ArcFaceLoss(ScaledSoftmaxLoss):
         Learning-rate factor of the scale when it is learned.
     """
 
-    def __init__(self, prototypes=None, poles=None, *, strategy=None, margin="auto",
-                 warmup_epochs=0, scale=30.0, learn_scale=False, param_lr_factor=10.0):
-        super().__init__(prototypes, poles, strategy=strategy, scale=scale,
-                         learn_scale=learn_scale, param_lr_factor=param_lr_factor)
+    def __init__(self, layout, *, margin="auto", warmup_epochs=0, scale=30.0,
+                 learn_scale=False, param_lr_factor=10.0):
+        super().__init__(layout, scale=scale, learn_scale=learn_scale,
+                         param_lr_factor=param_lr_factor)
         if margin == "auto":
-            margin = 0.5
-            if strategy in _POLYTOPES and self.prototypes is not None:
-                margin = neighbour_angle(strategy, *self.prototypes.shape)
+            margin = 0.5 if layout.neighbour_angle is None else layout.neighbour_angle
         if not (isinstance(margin, int | float) and 0 <= margin <= math.pi):
             raise ValueError(f"margin must be 'auto' or an angle in [0, pi] radians, got "
                              f"{margin!r}.")

@@ -31,9 +31,8 @@ class HPNLoss(PrototypeLoss):
 
     tasks = ("classification", "regression")
 
-    def __init__(self, prototypes=None, poles=None, *, strategy=None,
-                 classify_orthogonal=True):
-        super().__init__(prototypes, poles, strategy=strategy)
+    def __init__(self, layout, *, classify_orthogonal=True):
+        super().__init__(layout)
         if not isinstance(classify_orthogonal, bool):
             raise ValueError(f"classify_orthogonal must be a bool, got "
                              f"{classify_orthogonal!r}.")

@@ -23,8 +23,8 @@ class SoftmaxLoss(PrototypeLoss):
     tasks = ("classification",)
     fixed_prototypes = False
 
-    def __init__(self, prototypes=None, poles=None, *, strategy=None, bias=True):
-        super().__init__(prototypes, poles, strategy=strategy)
+    def __init__(self, layout, *, bias=True):
+        super().__init__(layout)
         n_classes, n_dims = self.prototypes.shape
         self.classifier = nn.Linear(n_dims, n_classes, bias=bias)
 

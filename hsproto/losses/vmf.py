@@ -48,10 +48,11 @@ class VMFLoss(PrototypeLoss):
     """
 
     tasks = ("classification",)
+    sampled_proba = True
 
-    def __init__(self, prototypes=None, poles=None, *, strategy=None, n_samples=10,
+    def __init__(self, layout, *, n_samples=10,
                  init_ratio=0.4, learn_directions=False, seed=0, param_lr_factor=10.0):
-        super().__init__(prototypes, poles, strategy=strategy)
+        super().__init__(layout)
         self.param_lr_factor = _check_factor(param_lr_factor)
         if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) \
                 or n_samples < 1:
@@ -94,9 +95,7 @@ class VMFLoss(PrototypeLoss):
         joint = (kappa_w ** 2 + 2 * beta * dot + beta ** 2).clamp_min(1e-12).sqrt()
         n = self.n_dims
         bound = torch.logsumexp(log_cn(kappa_w, n) - log_cn(joint, n), dim=-1).mean(0)
-        mean_z = bessel_ratio(kappa, n)[:, None] * mu
-        mean_w = bessel_ratio(kappa_w, n)[:, None] * w / kappa_w[:, None]
-        expected = beta * mean_z @ mean_w.T                                # (n, K)
+        expected = self._expected_logits(mu, kappa, w, kappa_w)            # (n, K)
         if target.dim() == 1:
             fit = expected.gather(1, target.long()[:, None])[:, 0]
         else:
@@ -114,7 +113,17 @@ class VMFLoss(PrototypeLoss):
         return logits.softmax(dim=-1).mean(dim=0)
 
     def class_scores(self, z):
-        return self.class_proba(z).clamp_min(1e-30).log()
+        """The logits of the mean embedding against the mean class vectors,
+        ``beta E[w_k]^T E[z] = beta A_n(kappa_k) A_n(kappa) cos(z, mu_k)``: deterministic
+        and one pass (``predict`` is their argmax; ``predict_proba`` samples)."""
+        w = self.class_weights()
+        return self._expected_logits(*self._embedding(z), w, w.norm(dim=1).clamp_min(1e-6))
+
+    def _expected_logits(self, mu, kappa, w, kappa_w):
+        """``beta E[w_k]^T E[z]`` with ``E[z] = A_n(kappa) mu`` (n, K)."""
+        mean_z = bessel_ratio(kappa, self.n_dims)[:, None] * mu
+        mean_w = bessel_ratio(kappa_w, self.n_dims)[:, None] * w / kappa_w[:, None]
+        return self.log_scale.exp() * mean_z @ mean_w.T
 
     def concentration(self, z):
         return self._embedding(z)[1]

@@ -3,7 +3,7 @@
 from ._api import get_strategy, make_prototypes
 from ._base import PrototypeStrategy
 from .auto import AutoStrategy
-from .layout import joint_layout, regression_poles
+from .layout import joint_layout, make_layout, regression_poles
 from .metrics import known_limit, pairwise_cosine_stats
 from .polytopes import (
     CubeStrategy,
@@ -34,6 +34,7 @@ __all__ = [
     "get_strategy",
     "joint_layout",
     "known_limit",
+    "make_layout",
     "make_prototypes",
     "neighbour_angle",
     "pairwise_cosine_stats",

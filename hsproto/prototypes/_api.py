@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import inspect
-import numbers
-
-import numpy as np
 
 from .. import registry
 from .._config import get_config
+from .._random import seed_from
+from .._version import __version__
 from ._base import PrototypeStrategy, check_sizes
 
 __all__ = ["get_strategy", "make_prototypes", "seed_from"]
 
 GROUP = "hsproto.prototypes"
-
-
-def seed_from(random_state):
-    """An integer seed from ``None``, an int, a ``RandomState`` or a ``Generator``.
-
-    ``None`` draws fresh entropy (non-deterministic); a generator is advanced by one
-    draw, as scikit-learn does with ``check_random_state``.
-    """
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if not 0 <= random_state < 2**32:
-            raise ValueError(f"random_state must be in [0, 2**32), got {random_state}.")
-        return int(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**31))
-    raise TypeError(f"random_state must be None, an int, a numpy RandomState or "
-                    f"Generator, got {random_state!r}.")
 
 
 def get_strategy(strategy, **params) -> PrototypeStrategy:
@@ -109,8 +88,6 @@ def make_prototypes(strategy, n_classes, n_dims, *, random_state=None, **kwargs)
     cache_dir = get_config()["cache_dir"]
     if obj.cacheable and random_state is not None and cache_dir is not None:
         import joblib
-
-        from .. import __version__
 
         memory = joblib.Memory(cache_dir, verbose=0)
         return memory.cache(_generate)(obj, n_classes, n_dims, seed, __version__)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
 
-__all__ = ["PrototypeStrategy", "check_sizes"]
+from .._random import seed_from
+from .._validation import qualname
+
+__all__ = ["PrototypeStrategy", "check_sizes", "plugin_problem"]
 
 
 def check_sizes(n_classes, n_dims):
@@ -38,7 +42,10 @@ class PrototypeStrategy:
       seed (ignored by deterministic constructions).
 
     Set ``cacheable = True`` on strategies that are expensive enough for
-    :func:`hsproto.make_prototypes` to cache their result on disk.
+    :func:`hsproto.make_prototypes` to cache their result on disk. A strategy that
+    delegates to another for some sizes (``auto``) overrides :meth:`resolve`; a
+    polytope with equal neighbour angles overrides :meth:`neighbour_angle`. Both end
+    up in the :class:`~hsproto.Layout` the losses read.
     """
 
     name = None
@@ -66,11 +73,19 @@ class PrototypeStrategy:
 
     def generate(self, n_classes, n_dims, *, random_state=None):
         """Return an ``(n_classes, n_dims)`` float64 array of unit-norm rows."""
-        from ._api import seed_from
-
         n_classes, n_dims = self.check_support(n_classes, n_dims)
         out = self._generate(n_classes, n_dims, seed_from(random_state))
         return self._finish(out, n_classes, n_dims)
+
+    def resolve(self, n_classes, n_dims):
+        """The strategy that really places ``(n_classes, n_dims)``: ``self``, or the one
+        a strategy like ``auto`` delegates to (named in the fitted ``layout_``)."""
+        return self
+
+    def neighbour_angle(self, n_classes, n_dims):
+        """The angle (radians) between each prototype and its nearest neighbours when
+        the placement guarantees one for every prototype (polytopes), else None."""
+        return None
 
     def _unsupported(self, n_classes, n_dims):
         return None
@@ -102,3 +117,18 @@ class PrototypeStrategy:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()
                            if not isinstance(v, np.ndarray))
         return f"{type(self).__name__}({params})"
+
+
+def plugin_problem(obj):
+    """Why ``obj`` cannot be registered as a prototype strategy (a message), or None.
+
+    The structural contract, checked by the registry on every plugin it loads: a
+    :class:`PrototypeStrategy` subclass or instance that implements ``_generate`` or
+    ``generate``. ``hsproto.testing.check_prototype_strategy`` checks the behaviour.
+    """
+    cls = obj if inspect.isclass(obj) else type(obj)
+    if not issubclass(cls, PrototypeStrategy):
+        return f"{qualname(obj)} is not a hsproto.prototypes.PrototypeStrategy subclass or instance"
+    if all(getattr(cls, n) is getattr(PrototypeStrategy, n) for n in ("_generate", "generate")):
+        return f"{qualname(cls)} implements neither _generate nor generate"
+    return None

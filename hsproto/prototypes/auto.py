@@ -46,7 +46,9 @@ class AutoStrategy(PrototypeStrategy):
         self.separation_params = separation_params
         self._separation = SeparationStrategy(**separation_params)
 
-    def _generate(self, n_classes, n_dims, seed):
+    def resolve(self, n_classes, n_dims):
         choice = choose(n_classes, n_dims)
-        strategy = _CONSTRUCTIONS[choice]() if choice in _CONSTRUCTIONS else self._separation
-        return strategy._generate(n_classes, n_dims, seed)
+        return _CONSTRUCTIONS[choice]() if choice in _CONSTRUCTIONS else self._separation
+
+    def _generate(self, n_classes, n_dims, seed):
+        return self.resolve(n_classes, n_dims)._generate(n_classes, n_dims, seed)

@@ -49,6 +49,9 @@ class SimplexStrategy(PrototypeStrategy):
             return f"a simplex has at most n_dims + 1 = {n_dims + 1} vertices."
         return None
 
+    def neighbour_angle(self, n_classes, n_dims):
+        return math.acos(-1.0 / (n_classes - 1))
+
     def _generate(self, n_classes, n_dims, seed):
         centred = np.eye(n_classes) - 1.0 / n_classes
         # An orthonormal basis of the (K-1)-dim subspace orthogonal to the all-ones vector.
@@ -71,6 +74,9 @@ class OrthoplexStrategy(PrototypeStrategy):
         if n_classes > 2 * n_dims:
             return f"an orthoplex has at most 2 * n_dims = {2 * n_dims} vertices."
         return None
+
+    def neighbour_angle(self, n_classes, n_dims):
+        return math.pi / 2 if n_classes > 2 else math.pi
 
     def _generate(self, n_classes, n_dims, seed):
         out = np.zeros((n_classes, n_dims))
@@ -97,6 +103,10 @@ class CubeStrategy(PrototypeStrategy):
     @staticmethod
     def cube_dims(n_classes, n_dims):
         return min(n_dims, max(2, math.ceil(math.log2(n_classes))))
+
+    def neighbour_angle(self, n_classes, n_dims):
+        d = self.cube_dims(n_classes, n_dims)
+        return math.acos((d - 2) / d)
 
     def _generate(self, n_classes, n_dims, seed):
         d = self.cube_dims(n_classes, n_dims)
@@ -125,14 +135,12 @@ def neighbour_angle(strategy, n_classes, n_dims):
 
     This is the margin the polytope loss of seed 004 derives, not tunes:
     ``arccos(-1/(K-1))`` for the simplex, ``pi/2`` for the orthoplex and
-    ``arccos((d-2)/d)`` for the cube.
+    ``arccos((d-2)/d)`` for the cube. The placement's own angle is in
+    ``Layout.neighbour_angle``.
     """
-    if strategy == "simplex":
-        return math.acos(-1.0 / (n_classes - 1))
-    if strategy == "orthoplex":
-        return math.pi / 2 if n_classes > 2 else math.pi
-    if strategy == "cube":
-        d = CubeStrategy.cube_dims(n_classes, n_dims)
-        return math.acos((d - 2) / d)
-    raise ValueError(f"neighbour_angle is defined for 'simplex', 'orthoplex' and 'cube', "
-                     f"got {strategy!r}.")
+    polytopes = {"simplex": SimplexStrategy, "orthoplex": OrthoplexStrategy,
+                 "cube": CubeStrategy}
+    if strategy not in polytopes:
+        raise ValueError(f"neighbour_angle is defined for 'simplex', 'orthoplex' and 'cube', "
+                         f"got {strategy!r}.")
+    return polytopes[strategy]().neighbour_angle(n_classes, n_dims)

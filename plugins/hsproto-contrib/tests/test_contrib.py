@@ -9,7 +9,7 @@ from hsproto_contrib.cosface import CosFaceLoss
 from hsproto_contrib.hadamard import HadamardStrategy
 from hsproto_contrib.resnet import ResNet
 
-from hsproto import HypersphericalClassifier, make_prototypes, registry
+from hsproto import HypersphericalClassifier, Layout, make_prototypes, registry
 from hsproto.testing import check_backbone, check_loss, check_prototype_strategy
 
 
@@ -49,7 +49,7 @@ def test_hadamard_unsupported_sizes(k, d, match):
 
 def test_cosface_equals_closed_form():
     P = make_prototypes("hadamard", 3, 4)
-    loss = CosFaceLoss(prototypes=P, scale=10.0, margin=0.2).double()
+    loss = CosFaceLoss(Layout(4, prototypes=P), scale=10.0, margin=0.2).double()
     z = torch.tensor([[0.3, -0.2, 0.9, 0.1], [1.0, 0.5, -0.5, 0.2]], dtype=torch.float64)
     y = torch.tensor([2, 0])
     zn = z.numpy() / np.linalg.norm(z.numpy(), axis=1, keepdims=True)
@@ -66,7 +66,7 @@ def test_cosface_equals_closed_form():
 
 def test_cosface_bad_margin():
     with pytest.raises(ValueError, match="margin must be a number in"):
-        CosFaceLoss(prototypes=np.eye(3), margin=1.5)
+        CosFaceLoss(Layout(3, prototypes=np.eye(3)), margin=1.5)
 
 
 def test_resnet_rejects_flat_input_and_bad_depth():

@@ -9,4 +9,4 @@ hsproto finds them through the entry points in this package's ``pyproject.toml``
 here is imported until a name is used.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -29,10 +29,10 @@ class CosFaceLoss(ScaledSoftmaxLoss):
         Learning-rate factor of the scale when it is learned.
     """
 
-    def __init__(self, prototypes=None, poles=None, *, strategy=None, scale=30.0,
-                 margin=0.35, learn_scale=False, param_lr_factor=10.0):
-        super().__init__(prototypes, poles, strategy=strategy, scale=scale,
-                         learn_scale=learn_scale, param_lr_factor=param_lr_factor)
+    def __init__(self, layout, *, scale=30.0, margin=0.35, learn_scale=False,
+                 param_lr_factor=10.0):
+        super().__init__(layout, scale=scale, learn_scale=learn_scale,
+                         param_lr_factor=param_lr_factor)
         if isinstance(margin, bool) or not isinstance(margin, int | float) \
                 or not 0 <= margin < 1:
             raise ValueError(f"margin must be a number in [0, 1), got {margin!r}.")

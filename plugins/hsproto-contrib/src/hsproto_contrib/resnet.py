@@ -45,7 +45,6 @@ class ResNet(nn.Module):
                                    bias=False)
         body.fc = nn.Identity()
         self.body = body
-        self.out_features = 512
 
     def forward(self, x):
         return self.body(x)

@@ -1,0 +1,193 @@
+"""The skorch wiring: the net an estimator trains, and one-pass inference on it.
+
+Everything skorch-specific lives here; the estimators compose it. Only skorch's
+documented subclass points are used: ``get_loss`` (sample weights) and
+``train_step_single`` (mixing, before skorch's own step), plus callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.dataset import ValidSplit, unpack_data
+from skorch.utils import to_tensor
+from torch import nn
+
+from ..backbones._base import HypersphereNet, infer_out_features
+from ._loader import ArrayBatches
+
+__all__ = ["OPTIMIZERS", "forward_outputs", "make_net", "net_callbacks", "resolve_device",
+           "seeded", "valid_split"]
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+class _Net(NeuralNet):
+    """skorch net whose loss is a per-sample loss, weighted by ``X["sample_weight"]``,
+    with optional batch mixing (``mixer``: MixUp/CutMix into soft targets)."""
+
+    def __init__(self, *args, mixer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mixer = mixer
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        per_sample = self.criterion_(y_pred, to_tensor(y_true, device=self.device))
+        if isinstance(X, dict) and "sample_weight" in X:
+            weight = to_tensor(X["sample_weight"], device=self.device)
+            return (per_sample * weight).mean()
+        return per_sample.mean()
+
+    def train_step_single(self, batch, **fit_params):
+        # callbacks still see the unmixed batch: skorch hands them the loader's batch
+        if self.mixer is not None:
+            batch = self._mix(batch)
+        return super().train_step_single(batch, **fit_params)
+
+    def _mix(self, batch):
+        Xi, yi = unpack_data(batch)
+        Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
+        if isinstance(Xi, dict):
+            x, yi, weight = self.mixer(Xi["X"], yi, Xi.get("sample_weight"))
+            return ({"X": x} if weight is None else {"X": x, "sample_weight": weight}), yi
+        Xi, yi, _ = self.mixer(Xi, yi)
+        return Xi, yi
+
+
+class _LossEpoch(Callback):
+    """Tells the loss the epoch number (``set_epoch``), e.g. for a margin warm-up."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        net.criterion_.loss.set_epoch(len(net.history) - 1)
+
+
+class _Criterion(nn.Module):
+    """Routes a batch target to the loss's classification and/or regression term.
+
+    Joint targets are float rows ``[class index, r_1 .. r_T]``; the terms are summed with
+    no task weight (HPN §3.3: both live in the same range).
+    """
+
+    def __init__(self, loss, task):
+        super().__init__()
+        self.loss, self.task = loss, task
+
+    def forward(self, z, y):
+        if self.task == "classification":
+            return self.loss.classification(z, y)
+        if self.task == "regression":
+            return self.loss.regression(z, y)
+        return self.loss.classification(z, y[:, 0].long()) + self.loss.regression(z, y[:, 1:])
+
+
+def resolve_device(device):
+    """``"auto"`` -> cuda if available; a CUDA device without CUDA is a ValueError."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"Invalid device {device!r}: {exc}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available; use "
+                         f"device='cpu' or 'auto'.")
+    return device
+
+
+@contextlib.contextmanager
+def seeded(seed, device):
+    """Seed torch inside a forked RNG state, leaving the caller's global RNG untouched."""
+    devices = [torch.cuda.current_device()] if str(device).startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _optimizer(optimizer):
+    """(optimizer class, extra net keywords): "sgd" uses momentum 0.9."""
+    if isinstance(optimizer, str):
+        extra = {"optimizer__momentum": 0.9} if optimizer == "sgd" else {}
+        return OPTIMIZERS[optimizer], extra
+    return optimizer, {}
+
+
+def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_decay,
+             max_epochs, batch_size, callbacks, valid_split, verbose, device, mixer):
+    """The skorch net of ``backbone`` + hypersphere head trained with ``loss``.
+
+    ``sample`` is a small batch of X to size the head; ``valid_split`` a skorch
+    ``ValidSplit`` or None; ``callbacks`` the (name, callback) pairs.
+    """
+    in_features = infer_out_features(backbone, torch.as_tensor(sample))
+    optimizer, extra = _optimizer(optimizer)
+    if not verbose:
+        # skorch's PrintLog formats a table every epoch even when it prints nothing
+        extra["callbacks__print_log"] = None
+    factor = getattr(loss, "param_lr_factor", 1.0)
+    if factor != 1.0 and any(p.requires_grad for p in loss.parameters()):
+        # the loss's own parameters (temperature, concentrations) get their own lr
+        extra["optimizer__param_groups"] = [("loss.*", {"lr": lr * factor})]
+    if valid_split is None:
+        extra["callbacks__valid_loss"] = None     # no validation data to score
+    # Classes plus ``module__*`` / ``criterion__*`` arguments (not instances): skorch
+    # pickles those through its device mapping, so a model fitted on a GPU loads on a
+    # CPU-only machine.
+    return _Net(HypersphereNet, module__backbone=backbone, module__in_features=in_features,
+                module__n_dims=n_dims, criterion=_Criterion, criterion__loss=loss,
+                criterion__task=task, optimizer=optimizer, lr=lr,
+                optimizer__weight_decay=weight_decay, max_epochs=max_epochs,
+                batch_size=batch_size, train_split=valid_split, callbacks=callbacks,
+                iterator_train=ArrayBatches, iterator_valid=ArrayBatches,
+                iterator_train__shuffle=True, verbose=int(verbose), device=device,
+                predict_nonlinearity=None, mixer=mixer, **extra)
+
+
+def net_callbacks(user_callbacks, *, early_stopping, patience, progress, extra=()):
+    """The (name, callback) pairs of a fit: the epoch counter of the loss, the user's
+    (deep-copied), ``extra`` (e.g. the dynamic assignment), early stopping, progress."""
+    out = [("loss_epoch", _LossEpoch())]
+    for i, cb in enumerate(user_callbacks or []):
+        name, cb = cb if isinstance(cb, tuple) else (f"user_{i}", cb)
+        out.append((name, copy.deepcopy(cb)))
+    out.extend(extra)
+    if early_stopping:
+        out.append(("early_stopping", EarlyStopping(patience=patience, load_best=True)))
+    if progress:
+        out.append(("progress_bar", ProgressBar()))
+    return out
+
+
+def valid_split(fraction, stratified, seed):
+    return ValidSplit(fraction, stratified=stratified, random_state=seed % 2**31)
+
+
+# ---------------------------------------------------------------------- inference
+def forward_outputs(net, X, outputs, batch_size):
+    """Run the trained network once over ``X`` and return ``outputs(z)`` for all rows.
+
+    ``X`` is an array (n, ...) of floats; it is sent to the net's device in batches of
+    ``batch_size`` rows (converted to float32 per batch, not as a whole copy), the
+    network runs in eval mode without autograd, ``outputs`` maps each batch's raw output
+    ``z`` (n_b, D) to a tensor or a tuple of tensors on the device, and the results are
+    concatenated there and moved to the host once, as numpy arrays. The caller's global
+    torch CPU RNG is left untouched.
+    """
+    module, criterion = net.module_, net.criterion_
+    device = next(module.parameters()).device
+    module.eval()
+    criterion.eval()
+    parts = []
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        for start in range(0, len(X), batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(X[start:start + batch_size]))
+            xb = xb.to(device, torch.float32, non_blocking=True)
+            out = outputs(module(xb))
+            parts.append(out if isinstance(out, tuple) else (out,))
+    joined = [torch.cat(col) for col in zip(*parts, strict=True)]
+    host = [t.cpu().numpy() for t in joined]
+    return host[0] if len(host) == 1 else tuple(host)
