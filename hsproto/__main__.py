@@ -23,7 +23,10 @@ def _plugins(args):
         infos = list_plugins(args.group)
     if args.names:
         infos = [i for i in infos if i.name in args.names or i.qualified_name in args.names]
-    print(f"{'group':<20} {'name':<14} {'distribution':<18} {'version':<9} status")
+    # columns as wide as their longest entry (a long name must not shift the others)
+    width = {key: max([len(key), *(len(getattr(i, key)) for i in infos)])
+             for key in ("group", "name", "distribution", "version")}
+    print(" ".join(f"{key:<{width[key]}}" for key in width) + " status")
     broken = False
     for info in infos:
         status, reason = info.status, info.error
@@ -31,8 +34,8 @@ def _plugins(args):
             status, reason = _contract(info)
         broken = broken or status == "broken"
         status += f" ({reason})" if reason else ""
-        print(f"{info.group:<20} {info.name:<14} {info.distribution:<18} "
-              f"{info.version:<9} {status}", flush=True)
+        print(" ".join(f"{getattr(info, key):<{width[key]}}" for key in width) + f" {status}",
+              flush=True)
     return 1 if broken else 0
 
 

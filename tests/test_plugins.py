@@ -304,7 +304,10 @@ def test_cli_lists_every_plugin_with_its_status(broken):
     done = subprocess.run([sys.executable, "-m", "hsproto", "plugins"], capture_output=True,
                           text=True, timeout=120, env=_env_with(broken))
     assert done.returncode == 1                 # some plugin is broken
-    rows = {tuple(line.split()[:3]): line for line in done.stdout.splitlines()[1:]}
+    lines = done.stdout.splitlines()
+    rows = {tuple(line.split()[:3]): line for line in lines[1:]}
+    start = lines[0].index("status")        # columns aligned whatever the name lengths
+    assert all(line[start - 1] == " " and line[start] != " " for line in lines[1:])
     assert "ok" in rows[("hsproto.prototypes", "hadamard", "hsproto-contrib")]
     assert "0.2.0" in rows[("hsproto.prototypes", "hadamard", "hsproto-contrib")]
     assert "broken (RuntimeError: boom at import)" in rows[

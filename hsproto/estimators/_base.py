@@ -213,7 +213,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         layout = self._place(n_dims, seed, state, strategy)
         with seeded(seed, device):
             # the loss may hold randomly initialised parameters (softmax's classifier)
-            loss = self._build(loss_class, layout, self.loss_params, "loss")
+            loss = self._build_loss(loss_class, layout)
             self._check_loss(loss)
             net = self._make_net(X, target, n_dims, module, loss, device, seed)
             net.initialize()
@@ -268,12 +268,13 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             raise ValueError(str(exc)) from exc
         return loss, module, strategy
 
-    def _build(self, cls, layout, params, what):
+    def _build_loss(self, cls, layout):
+        params = self.loss_params or {}
         try:
-            return cls(layout, **(params or {}))
+            return cls(layout, **params)
         except TypeError as exc:
-            raise ValueError(f"Cannot build {what} {cls.__name__} with {what}_params "
-                             f"{sorted(params or {})}: {exc}") from exc
+            raise ValueError(f"Cannot build loss {cls.__name__} with loss_params "
+                             f"{sorted(params)}: {exc}") from exc
 
     def _can_stratify(self, target):
         """Stratify the validation split when every class fits in it twice over."""
@@ -320,7 +321,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_dims_)
             The direction of each sample's network output.
         """
-        return self._outputs(X, lambda loss, z: unit(z)).astype(np.float64)
+        return self._outputs(X, lambda loss, z: unit(z))
 
     def embedding_norm(self, X):
         """A per-sample confidence score.
@@ -337,7 +338,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        return self._outputs(X, lambda loss, z: loss.concentration(z)).astype(np.float64)
+        return self._outputs(X, lambda loss, z: loss.concentration(z))
 
     def get_feature_names_out(self, input_features=None):
         """``["<estimator>0", "<estimator>1", ...]`` for the ``n_dims_`` embedding axes."""

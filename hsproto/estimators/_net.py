@@ -172,22 +172,31 @@ def forward_outputs(net, X, outputs, batch_size):
 
     ``X`` is an array (n, ...) of floats; it is sent to the net's device in batches of
     ``batch_size`` rows (converted to float32 per batch, not as a whole copy), the
-    network runs in eval mode without autograd, ``outputs`` maps each batch's raw output
-    ``z`` (n_b, D) to a tensor or a tuple of tensors on the device, and the results are
-    concatenated there and moved to the host once, as numpy arrays. The caller's global
-    torch CPU RNG is left untouched.
+    network runs in eval mode without autograd, and ``outputs`` maps each batch's raw
+    output ``z`` (n_b, D) to a tensor or a tuple of tensors on the device. Each result
+    is written into one preallocated tensor on the device (floating point as float64)
+    and moved to the host once, as a numpy array. The caller's global torch CPU RNG is
+    left untouched.
     """
     module, criterion = net.module_, net.criterion_
     device = next(module.parameters()).device
     module.eval()
     criterion.eval()
-    parts = []
+    results = None
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         for start in range(0, len(X), batch_size):
             xb = torch.from_numpy(np.ascontiguousarray(X[start:start + batch_size]))
             xb = xb.to(device, torch.float32, non_blocking=True)
             out = outputs(module(xb))
-            parts.append(out if isinstance(out, tuple) else (out,))
-    joined = [torch.cat(col) for col in zip(*parts, strict=True)]
-    host = [t.cpu().numpy() for t in joined]
+            out = out if isinstance(out, tuple) else (out,)
+            if results is None:
+                results = [_result_buffer(o, len(X)) for o in out]
+            for buffer, part in zip(results, out, strict=True):
+                buffer[start:start + len(part)] = part
+    host = [r.cpu().numpy() for r in results]
     return host[0] if len(host) == 1 else tuple(host)
+
+
+def _result_buffer(first, n):
+    dtype = torch.float64 if first.is_floating_point() else first.dtype
+    return torch.empty((n, *first.shape[1:]), dtype=dtype, device=first.device)

@@ -209,7 +209,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         proba = loss.class_proba(z)
         if proba is None:
             proba = torch.softmax(self.proba_scale * loss.class_scores(z), dim=1)
-        return proba
+        proba = proba.double()
+        return proba / proba.sum(dim=1, keepdim=True)     # rows sum to 1 in float64
 
     def decision_function(self, X):
         """Class scores.
@@ -225,7 +226,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
             logits; ``vmf``: the expected logits of the mean directions); for two
             classes ``score_1 - score_0``. ``predict`` is their argmax.
         """
-        scores = self._outputs(X, lambda loss, z: loss.class_scores(z)).astype(np.float64)
+        scores = self._outputs(X, lambda loss, z: loss.class_scores(z))
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict_proba(self, X):
@@ -242,8 +243,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
             (``cosine``, ``arcface``, ``softmax``; ``vmf``: a Monte-Carlo estimate),
             else ``softmax(proba_scale * cos(z, p_k))``. Rows sum to 1.
         """
-        proba = self._outputs(X, self._proba).astype(np.float64)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return self._outputs(X, self._proba)
 
     def predict(self, X):
         """The class with the highest score.

@@ -104,8 +104,7 @@ class JointEstimator(HypersphericalBase):
         """(class labels, targets) from one forward pass."""
         codes, r = self._outputs(X, lambda loss, z: (loss.class_scores(z).argmax(dim=1),
                                                      loss.regression_output(z)))
-        return self.classes_[codes], unscale_targets(r.astype(np.float64), self.y_min_,
-                                                      self.y_max_)
+        return self.classes_[codes], unscale_targets(r, self.y_min_, self.y_max_)
 
     def predict_classes(self, X):
         """Predicted class labels, shape (n_samples,)."""

@@ -97,7 +97,7 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
             ``v_l + (cos(z, p_u) + 1) / 2 (v_u - v_l)`` per target: within the training
             range for the ``hpn`` loss.
         """
-        r = self._outputs(X, lambda loss, z: loss.regression_output(z)).astype(np.float64)
+        r = self._outputs(X, lambda loss, z: loss.regression_output(z))
         y = unscale_targets(r, self.y_min_, self.y_max_)
         return y[:, 0] if self._single_output else y
 
