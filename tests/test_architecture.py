@@ -171,6 +171,15 @@ def test_registry_imports_nothing_above_it():
                      + "\n".join(exits))
 
 
+def test_losses_read_the_layout_and_never_import_prototypes():
+    edges = build_import_graph(PACKAGE_DIR, "hsproto")
+    reached = set(_bfs(edges, "hsproto.losses", edges))
+    for module in [m for m in edges if m.startswith("hsproto.losses.")]:
+        reached |= set(_bfs(edges, module, edges))
+    into = sorted(m for m in reached if m.startswith("hsproto.prototypes"))
+    assert not into, f"the losses reach {into}; a loss reads what it needs from its Layout"
+
+
 def test_graph_builder_sees_lazy_and_relative_imports(tmp_path):
     files = {
         "__init__.py": "",
