@@ -202,3 +202,18 @@ def test_vmf_predict_uses_the_mean_directions(data):
     # directions are at least as accurate (digits, 100 epochs: 0.980 vs 0.978 held out)
     sampled = clf.classes_[clf.predict_proba(X).argmax(1)]
     assert np.mean(clf.predict(X) == y) >= np.mean(sampled == y)
+
+
+def test_a_pickle_from_another_version_warns(data, monkeypatch):
+    import pickle
+
+    from hsproto.estimators import _base
+
+    X, y = data
+    clf = HypersphericalClassifier(max_epochs=1, random_state=0).fit(X, y)
+    blob = pickle.dumps(clf)
+    pickle.loads(blob)                                  # same version: silent
+    monkeypatch.setattr(_base, "__version__", "9.9.9")
+    with pytest.warns(UserWarning, match=r"pickled by hsproto .* loaded by hsproto 9.9.9"):
+        again = pickle.loads(blob)
+    np.testing.assert_array_equal(again.predict(X), clf.predict(X))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import warnings
 from typing import ClassVar
 
 import numpy as np
@@ -22,6 +23,7 @@ from torch import nn
 from .. import registry
 from .._random import seed_from
 from .._validation import Interval, Options, Satisfies, Subclass, Type, validate_params
+from .._version import __version__
 from ..backbones._base import build_backbone
 from ..losses._base import PrototypeLoss, unit
 from ..prototypes import PrototypeStrategy, get_strategy
@@ -137,12 +139,13 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         requires = state.get("plugins_")
         if requires is None:
             requires = plugins_used(state, names=False)
-        return {"_hsproto_requires": requires,
+        return {"_hsproto_requires": requires, "_hsproto_version": __version__,
                 "_hsproto_state": pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)}
 
     def __setstate__(self, state):
         if "_hsproto_state" in state:
             check_requirements(type(self).__name__, state["_hsproto_requires"])
+            _check_version(type(self).__name__, state.get("_hsproto_version"))
             state = pickle.loads(state["_hsproto_state"])
         super().__setstate__(state)
 
@@ -353,6 +356,16 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} was fitted on "
                              f"{ndim}-d X; pass samples of the same rank as in fit.")
         return X
+
+
+def _check_version(owner, saved):
+    """Warn when a pickle comes from another hsproto version (the estimator and loss
+    internals may differ: 0.2 changed how losses hold their prototypes)."""
+    if saved != __version__:
+        warnings.warn(f"This {owner} was pickled by hsproto {saved or '0.1 or older'} and "
+                      f"is loaded by hsproto {__version__}; models are only guaranteed to "
+                      f"load in the version that saved them. Refit it, or load it with "
+                      f"that version.", UserWarning, stacklevel=3)
 
 
 def _check_binds(cls, params, what, name, first):
