@@ -16,22 +16,31 @@ def _demo(args):
 
 
 def _plugins(args):
-    from .registry import list_plugins
+    import time
 
+    from .registry import GROUPS, list_plugins
+
+    short = {g.rsplit(".", 1)[1]: g for g in GROUPS}
+    groups = [short.get(t, t) for t in args.targets if t in short or t in GROUPS]
+    names = [t for t in args.targets if t not in short and t not in GROUPS]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        infos = list_plugins(args.group)
-    if args.names:
-        infos = [i for i in infos if i.name in args.names or i.qualified_name in args.names]
+        infos = [i for g in (groups or GROUPS) for i in list_plugins(g)]
+    if names:
+        infos = [i for i in infos if i.name in names or i.qualified_name in names]
     # columns as wide as their longest entry (a long name must not shift the others)
     width = {key: max([len(key), *(len(getattr(i, key)) for i in infos)])
              for key in ("group", "name", "distribution", "version")}
     print(" ".join(f"{key:<{width[key]}}" for key in width) + " status")
     broken = False
-    for info in infos:
+    for n, info in enumerate(infos, 1):
         status, reason = info.status, info.error
         if args.check and status == "ok":
-            status, reason = _contract(info)
+            print(f"[{n}/{len(infos)}] checking {info.group} {info.qualified_name} ...",
+                  file=sys.stderr, flush=True)
+            start = time.perf_counter()
+            status, reason = _contract(info, fit=args.fit)
+            reason += f", {time.perf_counter() - start:.1f}s" if status == "ok" else ""
         broken = broken or status == "broken"
         status += f" ({reason})" if reason else ""
         print(" ".join(f"{getattr(info, key):<{width[key]}}" for key in width) + f" {status}",
@@ -39,16 +48,22 @@ def _plugins(args):
     return 1 if broken else 0
 
 
-def _contract(info):
-    """Run hsproto.testing's checker on one loaded plugin: (status, reason)."""
-    from . import registry, testing
+#: Sizes of the quick strategy check (one each of D = 2, a small simplex, K > D + 1 and
+#: a power-of-two D); ``check_prototype_strategy`` itself tries eight by default.
+QUICK_SIZES = ((2, 2), (3, 4), (4, 3), (6, 3))
 
-    obj = registry.get(info.group, info.qualified_name)
+
+def _contract(info, fit=False):
+    """Run hsproto.testing's checker on one loaded plugin: (status, reason). Quick by
+    default: fewer strategy sizes and no backbone fit (``fit=True`` adds the fit)."""
+    from . import testing
+
     kind = info.group.rsplit(".", 1)[1]
-    checker = {"prototypes": testing.check_prototype_strategy, "losses": testing.check_loss,
-               "backbones": testing.check_backbone}[kind]
+    checker = {"prototypes": lambda n: testing.check_prototype_strategy(n, sizes=QUICK_SIZES),
+               "losses": testing.check_loss,
+               "backbones": lambda n: testing.check_backbone(n, fit=fit)}[kind]
     try:
-        checker(obj)
+        checker(info.qualified_name)
     except testing.ContractError as exc:
         return "broken", f"contract: {exc}"
     return "ok", "contract checked"
@@ -150,11 +165,14 @@ def main(argv=None):
                    help="where to save the joint model's S^2 picture ('' to skip)")
     p.set_defaults(func=_demo)
     p = sub.add_parser("plugins", help="list registered plugins and their status")
-    p.add_argument("group", nargs="?", default=None,
-                   help="prototypes, losses or backbones (default: all)")
-    p.add_argument("names", nargs="*", help="only these plugins (default: all)")
+    p.add_argument("targets", nargs="*", metavar="GROUP_OR_NAME",
+                   help="groups (prototypes, losses, backbones) and/or plugin names, in any "
+                        "mix (default: every plugin of every group)")
     p.add_argument("--check", action="store_true",
-                   help="also run hsproto.testing's contract checks on every loaded plugin")
+                   help="also run hsproto.testing's contract checks on every loaded plugin "
+                        "(quick: four strategy sizes, no backbone fit)")
+    p.add_argument("--fit", action="store_true",
+                   help="with --check: also fit a classifier on each backbone (slower)")
     p.set_defaults(func=_plugins)
     _add_tune_parser(sub)
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ nothing that builds on plugins (strategies, losses, estimators, testing) is impo
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import threading
 import warnings
@@ -38,6 +39,7 @@ __all__ = [
     "available",
     "contract_problem",
     "describe",
+    "distribution_of",
     "get",
     "list_plugins",
     "refresh",
@@ -196,6 +198,29 @@ def _entry_points(group: str):
 def _all_entries(group: str):
     """Entry points plus the plugins added by :func:`register`."""
     return [*_entry_points(group), *((reg, RUNTIME, "-") for reg in _runtime[group].values())]
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions():
+    # scans every installed distribution: once per process (pickling a model in a
+    # grid search would otherwise pay it per candidate)
+    return importlib.metadata.packages_distributions()
+
+
+def distribution_of(module: str):
+    """``(distribution, version)`` that installs the module named ``module``, or
+    ``(None, None)`` (e.g. a notebook's ``__main__``)."""
+    top = module.partition(".")[0]
+    dists = _packages_distributions().get(top)
+    if not dists:                               # installed since the last scan?
+        _packages_distributions.cache_clear()
+        dists = _packages_distributions().get(top)
+    if not dists:
+        return None, None
+    try:
+        return dists[0], importlib.metadata.version(dists[0])
+    except importlib.metadata.PackageNotFoundError:
+        return dists[0], None
 
 
 def _canonical(dist: str) -> str:

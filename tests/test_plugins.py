@@ -300,6 +300,21 @@ def test_contract_violation_that_only_behaviour_shows(broken):
         check_prototype_strategy("twins")
 
 
+def test_estimator_refuses_a_degenerate_placement_before_training(broken):
+    # 0.1 trained on two identical prototypes without a word (0.60 training accuracy)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 4)).astype(np.float32), np.arange(40) % 3
+    clf = HypersphericalClassifier(prototypes="twins", n_dims=3, max_epochs=1)
+    with pytest.raises(ValueError, match=r"prototype strategy 'twins' from distribution "
+                       r"'bad-contract' \(version 1.0\) returned near-duplicate prototypes: "
+                       r"rows 0 and 1 have cosine 1.0"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")
+    joint = JointEstimator(prototypes="twins", n_dims=4, max_epochs=1)
+    with pytest.raises(ValueError, match="'twins' from distribution 'bad-contract'"):
+        joint.fit(X, np.column_stack([y, X[:, 0]]))
+
+
 def test_cli_lists_every_plugin_with_its_status(broken):
     done = subprocess.run([sys.executable, "-m", "hsproto", "plugins"], capture_output=True,
                           text=True, timeout=120, env=_env_with(broken))
@@ -322,8 +337,22 @@ def test_cli_lists_every_plugin_with_its_status(broken):
     assert "broken (contract: prototype strategy Twins: generate(2, 2, random_state=0): " \
            "two classes share a prototype" in rows[("hsproto.prototypes", "twins",
                                                     "bad-contract")]
-    assert "ok (contract checked)" in rows[("hsproto.prototypes", "hadamard",
-                                            "hsproto-contrib")]
+    assert "ok (contract checked, " in rows[("hsproto.prototypes", "hadamard",
+                                             "hsproto-contrib")]
+    assert "[1/2] checking hsproto.prototypes hsproto-contrib:hadamard" in done.stderr
+
+
+def test_cli_checks_several_groups_and_names_in_one_call(broken):
+    done = subprocess.run([sys.executable, "-m", "hsproto", "plugins", "prototypes", "losses",
+                           "hpn", "simplex", "cosface", "--check"], capture_output=True,
+                          text=True, timeout=300, env=_env_with(broken))
+    rows = {tuple(line.split()[:3]): line for line in done.stdout.splitlines()[1:]}
+    assert sorted(rows) == [("hsproto.losses", "cosface", "hsproto-contrib"),
+                            ("hsproto.losses", "hpn", "hsproto"),
+                            ("hsproto.prototypes", "simplex", "dupe-a"),
+                            ("hsproto.prototypes", "simplex", "hsproto")]
+    assert "shadowed" in rows[("hsproto.prototypes", "simplex", "dupe-a")]
+    assert done.returncode == 0 and done.stdout.count("ok (contract checked") == 3
 
 
 def _env_with(path):

@@ -199,7 +199,7 @@ def test_register_at_runtime_selects_lists_and_fits(runtime_cleanup):
     X = np.r_[np.ones((10, 2)), -np.ones((10, 2))]
     clf = hsproto.HypersphericalClassifier(prototypes="halves", n_dims=3, max_epochs=30,
                                            lr=1e-2, random_state=0).fit(X, [0] * 10 + [1] * 10)
-    assert clf.layout_.strategy == "_Halves"     # the class name when it has no name
+    assert clf.layout_.strategy == "halves"          # named as the user selected it
     assert clf.score(X, [0] * 10 + [1] * 10) == 1.0
     registry.refresh()                  # survives re-reading the entry points
     assert "halves" in registry.available("prototypes")

@@ -15,6 +15,7 @@ from hsproto import (
     HypersphericalRegressor,
     JointEstimator,
     Layout,
+    PrototypeStrategy,
     make_layout,
 )
 from hsproto._validation import InvalidParameterError
@@ -217,3 +218,38 @@ def test_a_pickle_from_another_version_warns(data, monkeypatch):
     with pytest.warns(UserWarning, match=r"pickled by hsproto .* loaded by hsproto 9.9.9"):
         again = pickle.loads(blob)
     np.testing.assert_array_equal(again.predict(X), clf.predict(X))
+
+
+class _Stretched(PrototypeStrategy):
+    """Overrides generate (bypassing the base class's normalisation): rows of norm 2."""
+
+    def generate(self, n_classes, n_dims, *, random_state=None):
+        return 2 * np.eye(n_classes, n_dims)
+
+
+def test_a_placement_of_non_unit_rows_is_refused_naming_the_class(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"prototype strategy \S*test_straight_path\._Stretched "
+                                         r"returned rows that are not unit vectors"):
+        HypersphericalClassifier(prototypes=_Stretched, n_dims=3, max_epochs=1).fit(X, y)
+
+
+def test_duplicate_rows_are_found_by_the_pairwise_and_the_rounded_check(monkeypatch):
+    from hsproto.prototypes import _api
+
+    P = make_layout(8, n_classes=40, strategy="separation", random_state=0).prototypes.copy()
+    P[17] = P[3] * (1 + 1e-9)
+    P[17] /= np.linalg.norm(P[17])
+    for limit in (_api._PAIRWISE_LIMIT, 0):        # 0: the path of very large layouts
+        monkeypatch.setattr(_api, "_PAIRWISE_LIMIT", limit)
+        assert _api._duplicate_pair(P)[:2] in ((3, 17), (17, 3))
+        assert _api._duplicate_pair(np.delete(P, 17, axis=0)) is None
+
+
+@pytest.mark.parametrize(("k", "d"), [(1, 3), (0, 3), (3, 0), (2.5, 3), ("3", 3), (3, 1)])
+def test_supports_answers_for_sizes_no_strategy_can_place(k, d):
+    from hsproto.prototypes import get_strategy
+
+    for name in ("auto", "simplex", "random"):
+        assert get_strategy(name).supports(k, d) is False
+    assert get_strategy("random").supports(2, 1) is True

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+import hsproto
 from hsproto import Layout, registry
 from hsproto.losses import PrototypeLoss, unit
 from hsproto.losses.hpn import HPNLoss
@@ -221,3 +222,26 @@ def test_validate_plugin_groups():
     assert "implements neither" in validate_plugin("prototypes", PrototypeStrategy)
     with pytest.raises(ValueError, match="Unknown plugin group"):
         validate_plugin("optimizers", object)
+
+
+def test_a_registered_strategy_whose_name_differs_is_reported(monkeypatch):
+    class Mislabelled(PrototypeStrategy):
+        name = "gauss"
+
+        def _unsupported(self, n_classes, n_dims):
+            return None if n_dims >= 3 else "needs n_dims >= 3."
+
+        def _generate(self, n_classes, n_dims, seed):
+            return np.random.default_rng(seed).normal(size=(n_classes, n_dims))
+
+    hsproto.register("prototypes", "gaussian", Mislabelled)
+    try:
+        with pytest.raises(ContractError, match="declares name = 'gauss' but is registered "
+                                                "as 'gaussian'"):
+            check_prototype_strategy("gaussian")
+        # errors and layouts name it as selected, whatever the class says
+        with pytest.raises(ValueError, match="Prototype strategy 'gaussian' does not support"):
+            hsproto.make_prototypes("gaussian", 3, 2)
+        assert hsproto.make_layout(3, n_classes=4, strategy="gaussian").strategy == "gaussian"
+    finally:
+        hsproto.unregister("prototypes", "gaussian")

@@ -159,7 +159,9 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def _place(self, n_dims, seed, state, strategy):
-        """The :class:`~hsproto.Layout` of this task (``strategy`` places the classes)."""
+        """The :class:`~hsproto.Layout` of this task (``strategy``: the instance checked
+        up front; placement goes by ``self.prototypes`` so that errors name it as the
+        user selected it)."""
         raise NotImplementedError
 
     def _check_fit_sizes(self, X, target, n_dims, state, strategy):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.metadata
 import inspect
@@ -16,28 +15,6 @@ __all__ = ["check_requirements", "plugins_used"]
 
 _PLUGIN_PARAMS = (("module", "hsproto.backbones"), ("loss", "hsproto.losses"),
                   ("prototypes", "hsproto.prototypes"))
-
-
-@functools.lru_cache(maxsize=1)
-def _packages_distributions():
-    # scans every installed distribution: once per process (pickling a model in a
-    # grid search would otherwise pay it per candidate)
-    return importlib.metadata.packages_distributions()
-
-
-def _distribution_of(module):
-    """(distribution, version) that installs ``module``, or (None, None)."""
-    top = module.partition(".")[0]
-    dists = _packages_distributions().get(top)
-    if not dists:                               # installed since the last scan?
-        _packages_distributions.cache_clear()
-        dists = _packages_distributions().get(top)
-    if not dists:
-        return None, None
-    try:
-        return dists[0], importlib.metadata.version(dists[0])
-    except importlib.metadata.PackageNotFoundError:
-        return dists[0], None
 
 
 def plugins_used(params, names=True):
@@ -60,7 +37,7 @@ def plugins_used(params, names=True):
             cls = value if inspect.isclass(value) else type(value)
             if cls.__module__.partition(".")[0] == "hsproto":
                 continue
-            dist, version = _distribution_of(cls.__module__)
+            dist, version = registry.distribution_of(cls.__module__)
             used.append({"param": param, "group": group, "name": cls.__qualname__,
                          "distribution": dist, "version": version,
                          "module": cls.__module__})

@@ -181,8 +181,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
             Mixer.check(self.mixing, X.ndim)
 
     def _place(self, n_dims, seed, state, strategy):
-        return make_layout(n_dims, n_classes=len(state["classes_"]), strategy=strategy,
-                           random_state=seed)
+        return make_layout(n_dims, n_classes=len(state["classes_"]), strategy=self.prototypes,
+                           random_state=seed, **(self.prototype_params or {}))
 
     def _make_mixer(self, X, target):
         if self.mixing is None:

@@ -97,8 +97,8 @@ class JointEstimator(HypersphericalBase):
 
     def _place(self, n_dims, seed, state, strategy):
         return make_layout(n_dims, n_classes=len(state["classes_"]),
-                           n_targets=state["n_targets_"], strategy=strategy,
-                           random_state=seed)
+                           n_targets=state["n_targets_"], strategy=self.prototypes,
+                           random_state=seed, **(self.prototype_params or {}))
 
     def _parts(self, X):
         """(class labels, targets) from one forward pass."""

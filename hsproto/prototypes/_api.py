@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
+
+import numpy as np
 
 from .. import registry
 from .._config import get_config
@@ -10,15 +13,28 @@ from .._random import seed_from
 from .._version import __version__
 from ._base import PrototypeStrategy, check_sizes
 
-__all__ = ["get_strategy", "make_prototypes", "seed_from"]
+__all__ = ["check_placement", "describe_strategy", "get_strategy", "make_prototypes",
+           "seed_from"]
+
+#: Above this many K * K * D multiply-adds the near-duplicate check compares rounded
+#: rows instead of every pair (100 000 x 512 would take minutes on 2 cores).
+_PAIRWISE_LIMIT = 2e10
 
 GROUP = "hsproto.prototypes"
 
 
 def get_strategy(strategy, **params) -> PrototypeStrategy:
-    """A :class:`PrototypeStrategy` instance from a registered name, class or instance."""
+    """A :class:`PrototypeStrategy` instance from a registered name, class or instance.
+
+    An instance selected by name is labelled with that name in its error messages and
+    in the layouts it places, whatever its class's ``name`` attribute says.
+    """
     if isinstance(strategy, str):
-        strategy = registry.get(GROUP, strategy)
+        selected = strategy
+        obj = get_strategy(registry.get(GROUP, strategy), **params)
+        obj = copy.copy(obj) if obj is registry.get(GROUP, strategy) else obj
+        obj._selected_as = selected
+        return obj
     if inspect.isclass(strategy):
         if not issubclass(strategy, PrototypeStrategy):
             raise TypeError(f"{strategy.__name__} is not a PrototypeStrategy subclass.")
@@ -92,3 +108,64 @@ def make_prototypes(strategy, n_classes, n_dims, *, random_state=None, **kwargs)
         memory = joblib.Memory(cache_dir, verbose=0)
         return memory.cache(_generate)(obj, n_classes, n_dims, seed, __version__)
     return obj.generate(n_classes, n_dims, random_state=seed)
+
+
+def describe_strategy(strategy, placer):
+    """How an error names a strategy: the registered name with its distribution and
+    version, or the class with the distribution that installs its module."""
+    if isinstance(strategy, str):
+        info = registry.describe(GROUP, strategy)
+        return (f"prototype strategy {info.name!r} from distribution "
+                f"{info.distribution!r} (version {info.version})")
+    cls = type(placer)
+    dist, version = registry.distribution_of(cls.__module__)
+    where = f" from distribution {dist!r} (version {version})" if dist else ""
+    return f"prototype strategy {cls.__module__}.{cls.__qualname__}{where}"
+
+
+def check_placement(prototypes, n_classes, n_dims, describe):
+    """Refuse a degenerate placement before anything trains on it: not a finite
+    ``(n_classes, n_dims)`` array, rows that are not unit vectors, or two rows closer
+    than cosine ``1 - 1e-6`` (two classes on one prototype can never be told apart).
+    ``describe()`` names the strategy in the ``ValueError``."""
+    P = np.asarray(prototypes)
+    problem = None
+    if P.shape != (n_classes, n_dims) or not np.issubdtype(P.dtype, np.floating):
+        problem = f"a {P.dtype} array of shape {P.shape}, expected {(n_classes, n_dims)} floats"
+    elif not np.all(np.isfinite(P)):
+        problem = "non-finite values"
+    else:
+        norms = np.linalg.norm(P, axis=1)
+        if np.abs(norms - 1).max() > 1e-6:
+            problem = (f"rows that are not unit vectors (norms from {norms.min():.6g} to "
+                       f"{norms.max():.6g})")
+        else:
+            pair = _duplicate_pair(P)
+            if pair is not None:
+                problem = (f"near-duplicate prototypes: rows {pair[0]} and {pair[1]} have "
+                           f"cosine {pair[2]:.9f}, so their classes cannot be told apart")
+    if problem is not None:
+        raise ValueError(f"{describe()} returned {problem}; hsproto refuses to train on "
+                         f"it. Check the strategy with "
+                         f"hsproto.testing.check_prototype_strategy.")
+
+
+def _duplicate_pair(P):
+    """(i, j, cos) of two rows with cosine >= 1 - 1e-6, or None."""
+    k, d = P.shape
+    if k * k * d > _PAIRWISE_LIMIT:
+        _, first, counts = np.unique(np.round(P, 6), axis=0, return_index=True,
+                                     return_counts=True)
+        if counts.max() == 1:
+            return None
+        i = int(first[counts.argmax()])
+        j = int(np.flatnonzero(np.all(np.round(P, 6) == np.round(P[i], 6), axis=1))[1])
+        return i, j, float(P[i] @ P[j])
+    for start in range(0, k, 2048):
+        block = P[start:start + 2048] @ P.T
+        rows = np.arange(len(block))
+        block[rows, rows + start] = -np.inf
+        i, j = np.unravel_index(np.argmax(block), block.shape)
+        if block[i, j] >= 1 - 1e-6:
+            return int(i + start), int(j), float(block[i, j])
+    return None

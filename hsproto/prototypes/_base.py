@@ -14,7 +14,11 @@ __all__ = ["PrototypeStrategy", "check_sizes", "plugin_problem"]
 
 
 def check_sizes(n_classes, n_dims):
-    """Validate ``(n_classes, n_dims)`` and return them as Python ints."""
+    """Validate ``(n_classes, n_dims)`` and return them as Python ints.
+
+    hsproto's own size rule, the same for every strategy: integers with
+    ``n_classes >= 2`` and ``n_dims >= 1``, and at most 2 classes when ``n_dims == 1``.
+    """
     out = []
     for name, value, low in (("n_classes", n_classes, 2), ("n_dims", n_dims, 1)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -50,6 +54,7 @@ class PrototypeStrategy:
 
     name = None
     cacheable = False
+    _selected_as = None    # the registered name it was selected by (get_strategy)
 
     @classmethod
     def example_params(cls) -> dict:
@@ -58,8 +63,13 @@ class PrototypeStrategy:
         return {}
 
     def supports(self, n_classes, n_dims) -> bool:
-        """Whether ``(n_classes, n_dims)`` can be generated."""
-        n_classes, n_dims = check_sizes(n_classes, n_dims)
+        """Whether ``(n_classes, n_dims)`` can be generated: False for sizes no strategy
+        can place (``n_classes < 2``, ``n_dims < 1``, more than 2 classes in 1 dimension,
+        non-integers) and for those ``_unsupported`` refuses; never raises for a size."""
+        try:
+            n_classes, n_dims = check_sizes(n_classes, n_dims)
+        except (TypeError, ValueError):
+            return False
         return self._unsupported(n_classes, n_dims) is None
 
     def check_support(self, n_classes, n_dims):
@@ -107,7 +117,7 @@ class PrototypeStrategy:
         return out / norms
 
     def _label(self):
-        return self.name or type(self).__name__
+        return self._selected_as or self.name or type(self).__name__
 
     def get_params(self) -> dict:
         """Hyper-parameters, as stored by ``__init__`` (used in reprs and cache keys)."""

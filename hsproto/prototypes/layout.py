@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._layout import Layout
-from ._api import get_strategy, make_prototypes
+from ._api import check_placement, describe_strategy, get_strategy, make_prototypes
 from ._base import check_sizes
 
 __all__ = ["class_dims", "joint_layout", "make_layout", "regression_poles"]
@@ -69,11 +69,11 @@ def make_layout(n_dims, *, n_classes=0, n_targets=0, strategy="auto", random_sta
     rest = class_dims(n_classes, n_dims, n_targets)
     placer = get_strategy(strategy, **params)
     placed = make_prototypes(placer, n_classes, rest, random_state=random_state)
+    check_placement(placed, n_classes, rest, lambda: describe_strategy(strategy, placer))
     prototypes = np.zeros((n_classes, n_dims))
     prototypes[:, n_targets:] = placed
     used = placer.resolve(n_classes, rest)
-    return Layout(n_dims, prototypes=prototypes, poles=poles,
-                  strategy=used.name or type(used).__name__,
+    return Layout(n_dims, prototypes=prototypes, poles=poles, strategy=used._label(),
                   neighbour_angle=used.neighbour_angle(n_classes, rest))
 
 

@@ -24,13 +24,16 @@ def check_prototype_strategy(strategy, *, params=None, sizes=_SIZES):
     Parameters
     ----------
     strategy : str, PrototypeStrategy class or instance
+        A registered name (``"simplex"`` or ``"distribution:name"``) is resolved through
+        the registry, and the class's ``name`` must then be None or that name.
     params : dict, default=None
         Constructor parameters when ``strategy`` is a name or a class (default: the
         class's ``example_params()``).
     sizes : sequence of (n_classes, n_dims)
         Sizes to try; the strategy must support at least one of them.
 
-    Checks: ``supports`` answers a bool and unsupported sizes raise ``ValueError``;
+    Checks: ``supports`` answers True or False (never raises) and the sizes it refuses
+    make ``generate`` raise ``ValueError``;
     supported sizes give a float64 ``(n_classes, n_dims)`` array of finite, unit-norm,
     distinct rows; the same ``random_state`` gives the same array and the global
     numpy/torch/random generators are left alone; invalid sizes raise; the strategy
@@ -42,6 +45,11 @@ def check_prototype_strategy(strategy, *, params=None, sizes=_SIZES):
         Naming the failed step and what to fix.
     """
     obj, ck = start("prototypes", strategy, "prototype strategy")
+    if isinstance(strategy, str):
+        registered = strategy.partition(":")[2] or strategy
+        ck.require(getattr(obj, "name", None) in (None, registered), "name",
+                   f"the class declares name = {obj.name!r} but is registered as "
+                   f"{registered!r}; set name = {registered!r} (or leave it None)")
     obj = _instance(ck, obj, params)
     supported = _supported_sizes(ck, obj, sizes)
     for k, d in supported:
