@@ -176,7 +176,7 @@ def test_regression_and_joint_inference_is_one_pass(make, data):
     est = make(max_epochs=2, random_state=0).fit(X, _y(make, y))
     calls = _forward_calls(est)
     est.predict(X)
-    assert calls == [300]               # predict_batch_size=1024 by default
+    assert calls == [300]               # predict_batch_size=4096 by default
 
 
 def test_float64_input_is_converted_per_batch_and_matches_float32(data):

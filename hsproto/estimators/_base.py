@@ -108,7 +108,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  device="cpu", random_state=None, verbose=0, callbacks=None,
-                 predict_batch_size=1024):
+                 predict_batch_size=4096):
         self.module = module
         self.module_params = module_params
         self.n_dims = n_dims

@@ -88,10 +88,11 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         soft labels that the loss receives (HMPN, seed 002). CutMix needs image input.
     mixing_alpha : float, default=1.0
         Beta(alpha, alpha) parameter of the mixing coefficient.
-    predict_batch_size : int, default=1024
+    predict_batch_size : int, default=4096
         Rows per forward pass at inference (``predict``, ``predict_proba``,
         ``decision_function``, ``transform``, ``embedding_norm``): each call runs the
-        network once over X in batches of this size on the net's device.
+        network once over X in batches of this size on the net's device. Lower it when
+        one batch's activations do not fit in memory (large images on a small GPU).
 
     Attributes
     ----------
@@ -143,7 +144,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                  device="cpu", random_state=None, verbose=0, callbacks=None,
                  class_weight=None, proba_scale=10.0, assignment="static",
                  assignment_params=None, mixing=None, mixing_alpha=1.0,
-                 predict_batch_size=1024):
+                 predict_batch_size=4096):
         super().__init__(module, module_params=module_params, n_dims=n_dims,
                          prototypes=prototypes, prototype_params=prototype_params, loss=loss,
                          loss_params=loss_params, max_epochs=max_epochs,
@@ -209,8 +210,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         proba = loss.class_proba(z)
         if proba is None:
             proba = torch.softmax(self.proba_scale * loss.class_scores(z), dim=1)
-        proba = proba.double()
-        return proba / proba.sum(dim=1, keepdim=True)     # rows sum to 1 in float64
+        return proba
 
     def decision_function(self, X):
         """Class scores.
@@ -241,7 +241,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``: the loss's own model where it has one
             (``cosine``, ``arcface``, ``softmax``; ``vmf``: a Monte-Carlo estimate),
-            else ``softmax(proba_scale * cos(z, p_k))``. Rows sum to 1.
+            else ``softmax(proba_scale * cos(z, p_k))``. Rows sum to 1 (to float32
+            precision, about 1e-7).
         """
         return self._outputs(X, self._proba)
 
