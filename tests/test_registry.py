@@ -208,6 +208,11 @@ def test_register_at_runtime_selects_lists_and_fits(runtime_cleanup):
         make_prototypes("halves", 2, 3)
 
 
+def test_plugin_warning_and_error_are_importable_from_hsproto():
+    assert hsproto.PluginWarning is PluginWarning and hsproto.PluginError is PluginError
+    assert hsproto.register is registry.register
+
+
 def test_register_checks_the_contract_and_never_overwrites(runtime_cleanup):
     with pytest.raises(registry.PluginContractError, match="not a hsproto.losses.PrototypeLoss"):
         hsproto.register("losses", "bad", object)
