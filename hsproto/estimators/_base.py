@@ -158,10 +158,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
     def _default_n_dims(self, state):
         raise NotImplementedError
 
-    def _place(self, n_dims, seed, state, strategy):
-        """The :class:`~hsproto.Layout` of this task (``strategy``: the instance checked
-        up front; placement goes by ``self.prototypes`` so that errors name it as the
-        user selected it)."""
+    def _place(self, n_dims, seed, state):
+        """The :class:`~hsproto.Layout` of this task; placement goes by
+        ``self.prototypes`` (checked up front) so that errors name it as the user
+        selected it."""
         raise NotImplementedError
 
     def _check_fit_sizes(self, X, target, n_dims, state, strategy):
@@ -215,7 +215,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         n_dims = int(self.n_dims) if self.n_dims is not None else self._default_n_dims(state)
         self._check_fit_sizes(X, target, n_dims, state, strategy)
         seed = seed_from(self.random_state)
-        layout = self._place(n_dims, seed, state, strategy)
+        layout = self._place(n_dims, seed, state)
         with seeded(seed, device):
             # the loss may hold randomly initialised parameters (softmax's classifier)
             loss = self._build_loss(loss_class, layout)

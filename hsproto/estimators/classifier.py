@@ -181,7 +181,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         if self.mixing is not None:
             Mixer.check(self.mixing, X.ndim)
 
-    def _place(self, n_dims, seed, state, strategy):
+    def _place(self, n_dims, seed, state):
         return make_layout(n_dims, n_classes=len(state["classes_"]), strategy=self.prototypes,
                            random_state=seed, **(self.prototype_params or {}))
 

@@ -95,7 +95,7 @@ class JointEstimator(HypersphericalBase):
         n_classes = len(state["classes_"])
         strategy.check_support(n_classes, class_dims(n_classes, n_dims, state["n_targets_"]))
 
-    def _place(self, n_dims, seed, state, strategy):
+    def _place(self, n_dims, seed, state):
         return make_layout(n_dims, n_classes=len(state["classes_"]),
                            n_targets=state["n_targets_"], strategy=self.prototypes,
                            random_state=seed, **(self.prototype_params or {}))

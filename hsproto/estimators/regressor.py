@@ -81,7 +81,7 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
                              f"target(s): each needs its own axis plus one free axis "
                              f"(n_dims >= {n_targets + 1}).")
 
-    def _place(self, n_dims, seed, state, strategy):
+    def _place(self, n_dims, seed, state):
         return make_layout(n_dims, n_targets=state["n_targets_"])
 
     def predict(self, X):

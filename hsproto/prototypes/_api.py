@@ -30,10 +30,10 @@ def get_strategy(strategy, **params) -> PrototypeStrategy:
     in the layouts it places, whatever its class's ``name`` attribute says.
     """
     if isinstance(strategy, str):
-        selected = strategy
-        obj = get_strategy(registry.get(GROUP, strategy), **params)
-        obj = copy.copy(obj) if obj is registry.get(GROUP, strategy) else obj
-        obj._selected_as = selected
+        registered = registry.get(GROUP, strategy)
+        obj = get_strategy(registered, **params)
+        obj = copy.copy(obj) if obj is registered else obj    # never relabel the shared one
+        obj._selected_as = strategy
         return obj
     if inspect.isclass(strategy):
         if not issubclass(strategy, PrototypeStrategy):
