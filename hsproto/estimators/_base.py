@@ -16,19 +16,37 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 from skorch.callbacks import Callback
 from torch import nn
+from torch.optim import lr_scheduler
 
 from .. import registry
 from .._random import seed_from
 from .._validation import Interval, Options, Satisfies, Subclass, Type, validate_params
 from .._version import __version__
 from ..backbones._base import build_backbone
+from ..data import (
+    SampleTransform,
+    collect_labels,
+    first_samples,
+    inference_batches,
+    is_dataset,
+    is_image_uint8,
+    training_items,
+)
 from ..losses._base import PrototypeLoss, unit
 from ..prototypes import PrototypeStrategy, get_strategy
 from ._net import (
     OPTIMIZERS,
+    PRECISIONS,
+    check_precision,
     forward_outputs,
     make_net,
     net_callbacks,
@@ -37,6 +55,7 @@ from ._net import (
     valid_split,
 )
 from ._requirements import check_requirements, plugins_used
+from ._schedule import SCHEDULES, check_schedule, schedule_callback
 
 __all__ = ["HypersphericalBase"]
 
@@ -56,6 +75,8 @@ _NONE = Options(None)
 _DICT = Type(dict, describe="a dict")
 _COUNT = Interval(int, 1, None)
 _POSITIVE = Interval(float, 0, None, closed="neither")
+_BOOL = Type(bool, np.bool_, describe="a bool")
+_TRANSFORM = Satisfies(callable, "a callable transform (e.g. torchvision.transforms.v2)")
 
 
 def _plugin(base, noun, instance=None):
@@ -89,7 +110,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         "optimizer": [Options(*OPTIMIZERS),
                       Subclass(torch.optim.Optimizer, "a torch.optim.Optimizer subclass")],
         "weight_decay": [Interval(float, 0, None)],
-        "early_stopping": [Type(bool, np.bool_, describe="a bool")],
+        "early_stopping": [_BOOL],
         "validation_fraction": [Interval(float, 0, 1, closed="neither")],
         "n_iter_no_change": [_COUNT],
         "device": [Options("cpu", "cuda", "auto"),
@@ -101,6 +122,19 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         "verbose": [Interval(int, 0, None), Type(bool, describe="a bool")],
         "callbacks": [Satisfies(_callback_list, "None or a list of skorch callbacks or "
                                                 "(name, callback) pairs")],
+        "augment": [_NONE, _TRANSFORM],
+        "preprocess": [_NONE, _TRANSFORM],
+        "num_workers": [Interval(int, 0, None)],
+        "lr_schedule": [Options(*SCHEDULES),
+                        Subclass((lr_scheduler.LRScheduler, lr_scheduler.ReduceLROnPlateau),
+                                 "a torch.optim.lr_scheduler class")],
+        "lr_schedule_params": [_NONE, _DICT],
+        "warmup_epochs": [Interval(int, 0, None)],
+        "momentum": [_NONE, Interval(float, 0, 1, closed="left")],
+        "nesterov": [_BOOL],
+        "backbone_lr": [_NONE, _POSITIVE],
+        "precision": [Options(*PRECISIONS)],
+        "compile": [_BOOL, Type(dict, describe="a dict of torch.compile arguments")],
     }
 
     def __init__(self, module="mlp", *, module_params=None, n_dims=None, prototypes="auto",
@@ -108,7 +142,9 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  device="cpu", random_state=None, verbose=0, callbacks=None,
-                 predict_batch_size=4096):
+                 predict_batch_size=4096, augment=None, preprocess=None, num_workers=0,
+                 lr_schedule=None, lr_schedule_params=None, warmup_epochs=0, momentum=None,
+                 nesterov=False, backbone_lr=None, precision="32", compile=False):
         self.module = module
         self.module_params = module_params
         self.n_dims = n_dims
@@ -129,6 +165,17 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
         self.predict_batch_size = predict_batch_size
+        self.augment = augment
+        self.preprocess = preprocess
+        self.num_workers = num_workers
+        self.lr_schedule = lr_schedule
+        self.lr_schedule_params = lr_schedule_params
+        self.warmup_epochs = warmup_epochs
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.backbone_lr = backbone_lr
+        self.precision = precision
+        self.compile = compile
 
     # ---------------------------------------------------------------- pickling
     def __getstate__(self):
@@ -152,7 +199,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
     # ---------------------------------------------------------------- hooks
     def _validate_fit(self, X, y, sample_weight):
         """Return ``(X, encoded target, sample weights or None, state)``, where ``state``
-        holds the target-related fitted attributes."""
+        holds the target-related fitted attributes; X is read by :meth:`_fit_inputs`."""
         raise NotImplementedError
 
     def _default_n_dims(self, state):
@@ -164,8 +211,9 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         selected it."""
         raise NotImplementedError
 
-    def _check_fit_sizes(self, X, target, n_dims, state, strategy):
-        """Data-dependent checks run before placement (subclasses add theirs)."""
+    def _check_fit_sizes(self, sample_shape, target, n_dims, state, strategy):
+        """Data-dependent checks run before placement (subclasses add theirs);
+        ``sample_shape`` is the shape of one sample as the network sees it."""
         if self.early_stopping:
             n_valid = int(np.ceil(self.validation_fraction * len(target)))
             if len(target) - n_valid < 1 or n_valid < 1:
@@ -176,20 +224,65 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
     def _extra_callbacks(self):
         return []
 
-    def _make_mixer(self, X, target):
+    def _make_mixer(self, sample_shape, target):
         return None
 
     def _check_loss(self, loss):
         """Checks that need the built loss (before training)."""
 
+    # ---------------------------------------------------------------- inputs
+    def _fit_inputs(self, X, y, *, multi_output=False, y_numeric=False):
+        """``(X, y)`` checked for fit: arrays and DataFrames through ``validate_data``
+        (uint8 images stay uint8), tensors where they are, a Dataset as it is with its
+        labels collected (``y`` must then be None). Sets ``n_features_in_``."""
+        if is_dataset(X):
+            if y is not None:
+                raise ValueError("y must be None when X is a torch Dataset: the labels "
+                                 "are the second element of each (x, y) item.")
+            y = collect_labels(X)
+            self._reset_features(first_samples(X, self._transform(False), 1).shape[1:])
+            return X, _check_y(y, multi_output, y_numeric)
+        if isinstance(X, torch.Tensor):
+            X = _check_tensor(type(self).__name__, X)
+            if isinstance(y, torch.Tensor):
+                y = y.detach().cpu().numpy()
+            y = _check_y(y, multi_output, y_numeric)
+            check_consistent_length(X, y)
+            self._reset_features(X.shape[1:])
+            return X, y
+        return validate_data(self, X, y, allow_nd=True, dtype=_array_dtype(X),
+                             multi_output=multi_output, y_numeric=y_numeric)
+
+    def _score_target(self, X, y):
+        """``y`` for ``score``: a Dataset's own labels when y is None, a tensor on the
+        host."""
+        if y is None:
+            if not is_dataset(X):
+                raise ValueError("y is required unless X is a torch Dataset of (x, y) "
+                                 "items.")
+            return collect_labels(X)
+        if isinstance(y, torch.Tensor):
+            return y.detach().cpu().numpy()
+        return y
+
+    def _reset_features(self, sample_shape):
+        self.n_features_in_ = int(sample_shape[0]) if len(sample_shape) else 1
+        self.__dict__.pop("feature_names_in_", None)
+
+    def _transform(self, train):
+        """The per-sample transform of training (``augment``) or inference."""
+        return SampleTransform(self.augment if train else None, self.preprocess)
+
     # ---------------------------------------------------------------- fit
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the network to map X onto the prototypes of y.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-        y : array-like, see the estimator
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W), a torch
+            tensor (CPU or CUDA), or a torch Dataset of ``(x, y)`` items
+            uint8 images (3 or more dimensions) are scaled to [0, 1] per batch.
+        y : array-like, see the estimator; None when X is a Dataset
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -209,26 +302,46 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight):
         validate_params(type(self).__name__, self.get_params(deep=False),
                         self._parameter_constraints)
+        check_schedule(self.lr_schedule, self.lr_schedule_params, self.warmup_epochs,
+                       self.max_epochs)
         loss_class, module, strategy = self._resolve_plugins()
-        X, target, weight, state = self._validate_fit(X, y, sample_weight)
         device = resolve_device(self.device)
-        n_dims = int(self.n_dims) if self.n_dims is not None else self._default_n_dims(state)
-        self._check_fit_sizes(X, target, n_dims, state, strategy)
+        check_precision(self.precision, device)
+        X, target, weight, state = self._validate_fit(X, y, sample_weight)
         seed = seed_from(self.random_state)
+        with seeded(seed, device):
+            sample = self._first_samples(X)
+        n_dims = int(self.n_dims) if self.n_dims is not None else self._default_n_dims(state)
+        self._check_fit_sizes(tuple(sample.shape[1:]), target, n_dims, state, strategy)
         layout = self._place(n_dims, seed, state)
         with seeded(seed, device):
             # the loss may hold randomly initialised parameters (softmax's classifier)
             loss = self._build_loss(loss_class, layout)
             self._check_loss(loss)
-            net = self._make_net(X, target, n_dims, module, loss, device, seed)
+            net = self._make_net(sample, target, n_dims, module, loss, device, seed)
             net.initialize()
             # fitted attributes come first, so that a callback can use the estimator
             # (e.g. score a held-out set after every epoch, as tuning does)
-            self._set_fitted(state, net, X.ndim)
-            net.partial_fit(X if weight is None else {"X": X, "sample_weight": weight},
-                            target)
-        self._set_fitted(state, net, X.ndim)
+            self._set_fitted(state, net, sample.dim())
+            if is_dataset(X):
+                net.partial_fit(training_items(X, target, weight), target)
+            else:
+                net.partial_fit(X if weight is None else {"X": X, "sample_weight": weight},
+                                target)
+        self._set_fitted(state, net, sample.dim())
         return self
+
+    def _first_samples(self, X):
+        """Two samples as the network sees them; ``augment`` may not change the shape."""
+        sample = first_samples(X, self._transform(False))
+        if self.augment is not None:
+            shape = tuple(first_samples(X, self._transform(True)).shape[1:])
+            if shape != tuple(sample.shape[1:]):
+                raise ValueError(f"augment changes the sample shape from "
+                                 f"{tuple(sample.shape[1:])} to {shape}; inference would "
+                                 f"see the first. Resize in preprocess (applied to both) "
+                                 f"or keep augment's output shape.")
+        return sample
 
     def _set_fitted(self, state, net, input_ndim):
         for key, value in state.items():
@@ -289,20 +402,33 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         counts = np.bincount(target)
         return n_valid >= len(counts) and counts.min() >= 2
 
-    def _make_net(self, X, target, n_dims, module, loss, device, seed):
-        backbone = build_backbone(module, self.module_params, X.shape[1:])
+    def _make_net(self, sample, target, n_dims, module, loss, device, seed):
+        backbone = build_backbone(module, self.module_params, tuple(sample.shape[1:]))
+        n_train = len(target)
+        if self.early_stopping:
+            n_train -= int(np.ceil(self.validation_fraction * len(target)))
+        schedule = schedule_callback(self.lr_schedule, self.lr_schedule_params,
+                                     self.warmup_epochs, self.max_epochs,
+                                     -(-n_train // self.batch_size))
+        extra = self._extra_callbacks()
+        if schedule is not None:
+            extra = [*extra, ("lr_schedule", schedule)]
         callbacks = net_callbacks(self.callbacks, early_stopping=self.early_stopping,
                                   patience=self.n_iter_no_change,
-                                  progress=int(self.verbose) >= 2,
-                                  extra=self._extra_callbacks())
+                                  progress=int(self.verbose) >= 2, extra=extra)
         split = (valid_split(self.validation_fraction, self._can_stratify(target), seed)
                  if self.early_stopping else None)
-        return make_net(backbone=backbone, sample=np.asarray(X[:2], dtype=np.float32),
-                        n_dims=n_dims, loss=loss, task=self._task, optimizer=self.optimizer,
-                        lr=self.lr, weight_decay=self.weight_decay,
-                        max_epochs=self.max_epochs, batch_size=self.batch_size,
-                        callbacks=callbacks, valid_split=split, verbose=self.verbose,
-                        device=device, mixer=self._make_mixer(X, target))
+        return make_net(backbone=backbone, sample=sample, n_dims=n_dims, loss=loss,
+                        task=self._task, optimizer=self.optimizer, lr=self.lr,
+                        weight_decay=self.weight_decay, max_epochs=self.max_epochs,
+                        batch_size=self.batch_size, callbacks=callbacks, valid_split=split,
+                        verbose=self.verbose, device=device,
+                        mixer=self._make_mixer(tuple(sample.shape[1:]), target),
+                        momentum=self.momentum, nesterov=self.nesterov,
+                        backbone_lr=self.backbone_lr,
+                        transforms=(self._transform(True), self._transform(False)),
+                        num_workers=self.num_workers, precision=self.precision,
+                        compile=self.compile)
 
     # ---------------------------------------------------------------- inference
     def _outputs(self, X, outputs):
@@ -311,8 +437,9 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X)
         loss = self.net_.criterion_.loss
-        return forward_outputs(self.net_, X, lambda z: outputs(loss, z),
-                               self.predict_batch_size)
+        batches = inference_batches(X, self._transform(False), self.predict_batch_size,
+                                    num_workers=self.num_workers, device=self.net_.device)
+        return forward_outputs(self.net_, batches, len(X), lambda z: outputs(loss, z))
 
     def transform(self, X):
         """Unit-norm embeddings on the hypersphere.
@@ -352,12 +479,59 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         return np.asarray([f"{prefix}{i}" for i in range(self.n_dims_)], dtype=object)
 
     def _validate_X(self, X):
-        X = validate_data(self, X, reset=False, allow_nd=True, dtype=[np.float32, np.float64])
+        """X checked for inference against what the model was fitted on."""
         ndim = getattr(self, "_input_ndim", None)      # None: pickled by an older version
-        if ndim is not None and X.ndim != ndim:
-            raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} was fitted on "
-                             f"{ndim}-d X; pass samples of the same rank as in fit.")
+        name = type(self).__name__
+        if is_dataset(X):
+            shape = tuple(first_samples(X, self._transform(False), 1).shape)
+        elif isinstance(X, torch.Tensor):
+            X = _check_tensor(name, X)
+            shape = tuple(X.shape)
+        else:
+            X = validate_data(self, X, reset=False, allow_nd=True, dtype=_array_dtype(X))
+            shape = X.shape
+        if ndim is not None and len(shape) != ndim:
+            raise ValueError(f"X has shape {shape}, but {name} was fitted on {ndim}-d X; "
+                             f"pass samples of the same rank as in fit.")
+        n_features = int(shape[1]) if len(shape) > 1 else 1
+        if n_features != self.n_features_in_:
+            raise ValueError(f"X has {n_features} features, but {name} is expecting "
+                             f"{self.n_features_in_} features as input.")
         return X
+
+
+def _array_dtype(X):
+    """uint8 images stay uint8 (scaled per batch); other arrays become floats."""
+    return None if is_image_uint8(X) else [np.float32, np.float64]
+
+
+def _check_tensor(owner, X):
+    """A tensor X as the network can read it, on its own device."""
+    if X.dtype in (torch.bool, torch.complex64, torch.complex128) or X.is_complex():
+        raise ValueError(f"{owner} needs a real-valued X tensor; got dtype {X.dtype}.")
+    if X.dim() < 2:
+        raise ValueError(f"Expected a 2-d or higher X tensor (n_samples, ...); got shape "
+                         f"{tuple(X.shape)}. Reshape it, e.g. X.reshape(-1, 1).")
+    if len(X) < 1:
+        raise ValueError(f"Found a tensor with 0 samples (shape={tuple(X.shape)}), while "
+                         f"a minimum of 1 is required by {owner}.")
+    if X.is_floating_point() and not bool(torch.isfinite(X).all()):
+        raise ValueError(f"The X tensor passed to {owner} contains NaN or infinity.")
+    return X.detach()
+
+
+def _check_y(y, multi_output, y_numeric):
+    """y of a tensor or Dataset input, checked as ``validate_data`` checks it."""
+    if y is None:
+        raise ValueError("y is required when X is an array or tensor (it may be None only "
+                         "for a torch Dataset of (x, y) items).")
+    if multi_output:
+        return check_array(y, ensure_2d=False, dtype=np.float64 if y_numeric else None,
+                           input_name="y")
+    y = column_or_1d(y, warn=True)
+    if y_numeric and y.dtype.kind == "O":
+        y = y.astype(np.float64)
+    return y
 
 
 def _check_version(owner, saved):
@@ -385,5 +559,8 @@ def _check_binds(cls, params, what, name, first):
 
 
 def as_float32(X):
-    """``X`` as a C-contiguous float32 array (no copy when it already is one)."""
+    """A float array ``X`` as a C-contiguous float32 array (no copy when it already is
+    one); tensors, Datasets and uint8 images are left as they are."""
+    if not isinstance(X, np.ndarray) or X.dtype == np.uint8:
+        return X
     return np.ascontiguousarray(X, dtype=np.float32)

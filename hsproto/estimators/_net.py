@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import copy
 
-import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
@@ -19,21 +18,43 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ..backbones._base import HypersphereNet, infer_out_features
-from ._loader import ArrayBatches
+from ..data import Batches
+from ._schedule import RecordLR, optimizer_params
 
-__all__ = ["OPTIMIZERS", "forward_outputs", "make_net", "net_callbacks", "resolve_device",
-           "seeded", "valid_split"]
+__all__ = ["OPTIMIZERS", "PRECISIONS", "check_precision", "forward_outputs", "make_net",
+           "net_callbacks", "resolve_device", "seeded", "valid_split"]
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16-mixed": torch.float16}
 
 
 class _Net(NeuralNet):
     """skorch net whose loss is a per-sample loss, weighted by ``X["sample_weight"]``,
-    with optional batch mixing (``mixer``: MixUp/CutMix into soft targets)."""
+    with optional batch mixing (``mixer``: MixUp/CutMix into soft targets) and mixed
+    precision (``precision``: the forward pass under ``torch.autocast``, the loss in
+    float32; float16 scales the loss with a ``GradScaler``)."""
 
-    def __init__(self, *args, mixer=None, **kwargs):
+    def __init__(self, *args, mixer=None, precision="32", **kwargs):
         super().__init__(*args, **kwargs)
         self.mixer = mixer
+        self.precision = precision
+
+    def autocast(self):
+        """The ``torch.autocast`` context of ``precision`` (a no-op for "32")."""
+        dtype = PRECISIONS[getattr(self, "precision", "32")]
+        device_type = torch.device(self.device).type
+        return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
+
+    def infer(self, x, **fit_params):
+        if getattr(self, "precision", "32") == "32":
+            return super().infer(x, **fit_params)
+        with self.autocast():
+            z = super().infer(x, **fit_params)
+        return z.float()
+
+    def torch_compile(self, module, name):
+        # only the network: the losses hold small parameter-free or data-dependent code
+        return super().torch_compile(module, name) if name == "module" else module
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         per_sample = self.criterion_(y_pred, to_tensor(y_true, device=self.device))
@@ -42,11 +63,41 @@ class _Net(NeuralNet):
             return (per_sample * weight).mean()
         return per_sample.mean()
 
+    def _scaler(self):
+        if getattr(self, "precision", "32") != "16-mixed":
+            return None
+        if self.__dict__.get("scaler_") is None:
+            self.scaler_ = torch.amp.GradScaler(torch.device(self.device).type)
+        return self.scaler_
+
     def train_step_single(self, batch, **fit_params):
         # callbacks still see the unmixed batch: skorch hands them the loader's batch
         if self.mixer is not None:
             batch = self._mix(batch)
-        return super().train_step_single(batch, **fit_params)
+        scaler = self._scaler()
+        if scaler is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn):
+        scaler = self._scaler()
+        if scaler is None:
+            return super()._step_optimizer(step_fn)
+        step_fn()                  # GradScaler.step takes no closure
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+        return None
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("scaler_", None)     # device state; a new one starts with the next fit
+        return state
 
     def _mix(self, batch):
         Xi, yi = unpack_data(batch)
@@ -108,32 +159,52 @@ def seeded(seed, device):
         yield
 
 
-def _optimizer(optimizer):
-    """(optimizer class, extra net keywords): "sgd" uses momentum 0.9."""
-    if isinstance(optimizer, str):
-        extra = {"optimizer__momentum": 0.9} if optimizer == "sgd" else {}
-        return OPTIMIZERS[optimizer], extra
-    return optimizer, {}
+def check_precision(precision, device):
+    """A ValueError when ``device`` cannot run ``precision``."""
+    kind = torch.device(device).type
+    if precision == "16-mixed" and kind != "cuda":
+        raise ValueError(f"precision='16-mixed' (float16 autocast with a GradScaler) needs "
+                         f"a CUDA device; device={device!r}. Use precision='bf16' on a "
+                         f"CPU, or '32'.")
+    if precision == "bf16" and kind == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"precision='bf16' is not supported by the CUDA device {device!r} "
+                         f"({torch.cuda.get_device_name(torch.device(device))}); use "
+                         f"'16-mixed' or '32'.")
 
 
 def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_decay,
-             max_epochs, batch_size, callbacks, valid_split, verbose, device, mixer):
+             max_epochs, batch_size, callbacks, valid_split, verbose, device, mixer,
+             momentum=None, nesterov=False, backbone_lr=None, transforms=(None, None),
+             num_workers=0, precision="32", compile=False):
     """The skorch net of ``backbone`` + hypersphere head trained with ``loss``.
 
-    ``sample`` is a small batch of X to size the head; ``valid_split`` a skorch
-    ``ValidSplit`` or None; ``callbacks`` the (name, callback) pairs.
+    ``sample`` is a small float batch of X to size the head; ``valid_split`` a skorch
+    ``ValidSplit`` or None; ``callbacks`` the (name, callback) pairs; ``transforms`` the
+    (training, validation) :class:`~hsproto.data.SampleTransform`; ``compile`` False,
+    True or a dict of ``torch.compile`` arguments.
     """
-    in_features = infer_out_features(backbone, torch.as_tensor(sample))
-    optimizer, extra = _optimizer(optimizer)
+    in_features = infer_out_features(backbone, sample)
+    optimizer = OPTIMIZERS.get(optimizer, optimizer)
+    extra = optimizer_params(optimizer, momentum, nesterov)
     if not verbose:
         # skorch's PrintLog formats a table every epoch even when it prints nothing
         extra["callbacks__print_log"] = None
+    groups = []
+    if backbone_lr is not None:
+        groups.append(("backbone.*", {"lr": backbone_lr}))
     factor = getattr(loss, "param_lr_factor", 1.0)
     if factor != 1.0 and any(p.requires_grad for p in loss.parameters()):
         # the loss's own parameters (temperature, concentrations) get their own lr
-        extra["optimizer__param_groups"] = [("loss.*", {"lr": lr * factor})]
+        groups.append(("loss.*", {"lr": lr * factor}))
+    if groups:
+        extra["optimizer__param_groups"] = groups
     if valid_split is None:
         extra["callbacks__valid_loss"] = None     # no validation data to score
+    if compile:
+        extra["compile"] = True
+        extra.update({f"compile__{k}": v for k, v in
+                      (compile.items() if isinstance(compile, dict) else [])})
+    train_transform, valid_transform = transforms
     # Classes plus ``module__*`` / ``criterion__*`` arguments (not instances): skorch
     # pickles those through its device mapping, so a model fitted on a GPU loads on a
     # CPU-only machine.
@@ -142,15 +213,20 @@ def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_deca
                 criterion__task=task, optimizer=optimizer, lr=lr,
                 optimizer__weight_decay=weight_decay, max_epochs=max_epochs,
                 batch_size=batch_size, train_split=valid_split, callbacks=callbacks,
-                iterator_train=ArrayBatches, iterator_valid=ArrayBatches,
-                iterator_train__shuffle=True, verbose=int(verbose), device=device,
-                predict_nonlinearity=None, mixer=mixer, **extra)
+                iterator_train=Batches, iterator_valid=Batches,
+                iterator_train__shuffle=True, iterator_train__transform=train_transform,
+                iterator_valid__transform=valid_transform,
+                iterator_train__num_workers=num_workers,
+                iterator_valid__num_workers=num_workers,
+                iterator_train__device=device, iterator_valid__device=device,
+                verbose=int(verbose), device=device, predict_nonlinearity=None,
+                mixer=mixer, precision=precision, **extra)
 
 
 def net_callbacks(user_callbacks, *, early_stopping, patience, progress, extra=()):
     """The (name, callback) pairs of a fit: the epoch counter of the loss, the user's
     (deep-copied), ``extra`` (e.g. the dynamic assignment), early stopping, progress."""
-    out = [("loss_epoch", _LossEpoch())]
+    out = [("loss_epoch", _LossEpoch()), ("record_lr", RecordLR())]
     for i, cb in enumerate(user_callbacks or []):
         name, cb = cb if isinstance(cb, tuple) else (f"user_{i}", cb)
         out.append((name, copy.deepcopy(cb)))
@@ -167,32 +243,38 @@ def valid_split(fraction, stratified, seed):
 
 
 # ---------------------------------------------------------------------- inference
-def forward_outputs(net, X, outputs, batch_size):
-    """Run the trained network once over ``X`` and return ``outputs(z)`` for all rows.
+def forward_outputs(net, batches, n, outputs):
+    """Run the trained network once over ``batches`` (``n`` samples in order) and return
+    ``outputs(z)`` for all rows.
 
-    ``X`` is an array (n, ...) of floats; it is sent to the net's device in batches of
-    ``batch_size`` rows (converted to float32 per batch, not as a whole copy), the
-    network runs in eval mode without autograd, and ``outputs`` maps each batch's raw
-    output ``z`` (n_b, D) to a tensor or a tuple of tensors on the device. Each result
-    is written into one preallocated tensor on the device (floating point as float64)
-    and moved to the host once, as a numpy array. The caller's global torch CPU RNG is
-    left untouched.
+    ``batches`` yields float32 tensors (or ``(x, _)`` pairs), see
+    :func:`~hsproto.data.inference_batches`; each is sent to the net's device, the
+    network runs in eval mode without autograd (under the net's autocast precision), and
+    ``outputs`` maps each batch's raw output ``z`` (n_b, D, float32) to a tensor or a
+    tuple of tensors on the device. Each result is written into one preallocated tensor
+    on the device (floating point as float64) and moved to the host once, as a numpy
+    array. The caller's global torch CPU RNG is left untouched.
     """
     module, criterion = net.module_, net.criterion_
     device = next(module.parameters()).device
     module.eval()
     criterion.eval()
-    results = None
+    results, start = None, 0
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        for start in range(0, len(X), batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(X[start:start + batch_size]))
+        for batch in batches:
+            xb = batch[0] if isinstance(batch, tuple | list) else batch
             xb = xb.to(device, torch.float32, non_blocking=True)
-            out = outputs(module(xb))
+            with net.autocast():
+                z = module(xb)
+            out = outputs(z.float())
             out = out if isinstance(out, tuple) else (out,)
             if results is None:
-                results = [_result_buffer(o, len(X)) for o in out]
+                results = [_result_buffer(o, n) for o in out]
             for buffer, part in zip(results, out, strict=True):
                 buffer[start:start + len(part)] = part
+            start += len(xb)
+    if start != n:
+        raise ValueError(f"The data gave {start} samples for inference; expected {n}.")
     host = [r.cpu().numpy() for r in results]
     return host[0] if len(host) == 1 else tuple(host)
 

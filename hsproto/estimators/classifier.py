@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import validate_data
 
 from .._validation import Interval, Options, Type
 from ..assignment import DynamicAssignment
@@ -144,7 +143,9 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                  device="cpu", random_state=None, verbose=0, callbacks=None,
                  class_weight=None, proba_scale=10.0, assignment="static",
                  assignment_params=None, mixing=None, mixing_alpha=1.0,
-                 predict_batch_size=4096):
+                 predict_batch_size=4096, augment=None, preprocess=None, num_workers=0,
+                 lr_schedule=None, lr_schedule_params=None, warmup_epochs=0, momentum=None,
+                 nesterov=False, backbone_lr=None, precision="32", compile=False):
         super().__init__(module, module_params=module_params, n_dims=n_dims,
                          prototypes=prototypes, prototype_params=prototype_params, loss=loss,
                          loss_params=loss_params, max_epochs=max_epochs,
@@ -154,7 +155,11 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                          validation_fraction=validation_fraction,
                          n_iter_no_change=n_iter_no_change, device=device,
                          random_state=random_state, verbose=verbose, callbacks=callbacks,
-                         predict_batch_size=predict_batch_size)
+                         predict_batch_size=predict_batch_size, augment=augment,
+                         preprocess=preprocess, num_workers=num_workers,
+                         lr_schedule=lr_schedule, lr_schedule_params=lr_schedule_params,
+                         warmup_epochs=warmup_epochs, momentum=momentum, nesterov=nesterov,
+                         backbone_lr=backbone_lr, precision=precision, compile=compile)
         self.class_weight = class_weight
         self.proba_scale = proba_scale
         self.assignment = assignment
@@ -163,7 +168,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         self.mixing_alpha = mixing_alpha
 
     def _validate_fit(self, X, y, sample_weight):
-        X, y = validate_data(self, X, y, allow_nd=True, dtype=[np.float32, np.float64])
+        X, y = self._fit_inputs(X, y)
         encoder = encode_labels(type(self).__name__, y)
         codes = encoder.transform(y)
         factor = (None if self.class_weight is None
@@ -175,20 +180,21 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     def _default_n_dims(self, state):
         return max(2, len(state["classes_"]) - 1)
 
-    def _check_fit_sizes(self, X, target, n_dims, state, strategy):
-        super()._check_fit_sizes(X, target, n_dims, state, strategy)
+    def _check_fit_sizes(self, sample_shape, target, n_dims, state, strategy):
+        super()._check_fit_sizes(sample_shape, target, n_dims, state, strategy)
         strategy.check_support(len(state["classes_"]), n_dims)
         if self.mixing is not None:
-            Mixer.check(self.mixing, X.ndim)
+            Mixer.check(self.mixing, 1 + len(sample_shape))
 
     def _place(self, n_dims, seed, state):
         return make_layout(n_dims, n_classes=len(state["classes_"]), strategy=self.prototypes,
                            random_state=seed, **(self.prototype_params or {}))
 
-    def _make_mixer(self, X, target):
+    def _make_mixer(self, sample_shape, target):
         if self.mixing is None:
             return None
-        return Mixer(self.mixing, self.mixing_alpha, int(target.max()) + 1, X.ndim)
+        return Mixer(self.mixing, self.mixing_alpha, int(target.max()) + 1,
+                     1 + len(sample_shape))
 
     def _extra_callbacks(self):
         if self.assignment != "dynamic":
@@ -261,6 +267,22 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         """
         codes = self._outputs(X, lambda loss, z: loss.class_scores(z).argmax(dim=1))
         return self.classes_[codes]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy of ``predict`` on X.
+
+        Parameters
+        ----------
+        X : array-like, tensor or torch Dataset of ``(x, y)`` items
+        y : array-like, default=None
+            The true labels; None reads them from a Dataset X.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        return super().score(X, self._score_target(X, y), sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import accuracy_score, make_scorer, r2_score
-from sklearn.utils.validation import validate_data
 
+from ..data import is_dataset
 from ..prototypes.layout import class_dims, make_layout
 from ._base import HypersphericalBase, as_float32
 from ._targets import encode_labels, prepare_sample_weight, scale_targets, unscale_targets
@@ -76,9 +76,12 @@ class JointEstimator(HypersphericalBase):
     _task = "joint"
 
     def _validate_fit(self, X, y, sample_weight):
-        labels, values = split_joint_target(y)
-        X, _ = validate_data(self, X, values, allow_nd=True, multi_output=True,
-                             dtype=[np.float32, np.float64])
+        if not is_dataset(X) and y is not None:
+            labels, values = split_joint_target(y)
+            X, _ = self._fit_inputs(X, values, multi_output=True)
+        else:
+            X, y = self._fit_inputs(X, y, multi_output=True)
+            labels, values = split_joint_target(y)
         encoder = encode_labels("JointEstimator", labels)
         r, low, high = scale_targets(values)
         target = np.column_stack([encoder.transform(labels), r]).astype(np.float32)
@@ -90,8 +93,8 @@ class JointEstimator(HypersphericalBase):
     def _default_n_dims(self, state):
         return state["n_targets_"] + max(2, len(state["classes_"]) - 1)
 
-    def _check_fit_sizes(self, X, target, n_dims, state, strategy):
-        super()._check_fit_sizes(X, target, n_dims, state, strategy)
+    def _check_fit_sizes(self, sample_shape, target, n_dims, state, strategy):
+        super()._check_fit_sizes(sample_shape, target, n_dims, state, strategy)
         n_classes = len(state["classes_"])
         strategy.check_support(n_classes, class_dims(n_classes, n_dims, state["n_targets_"]))
 
@@ -123,9 +126,10 @@ class JointEstimator(HypersphericalBase):
         out[:, 0], out[:, 1:] = classes, values
         return out
 
-    def score(self, X, y, sample_weight=None):
-        """Mean of classification accuracy and regression R^2 (uniform over targets)."""
-        labels, values = split_joint_target(y)
+    def score(self, X, y=None, sample_weight=None):
+        """Mean of classification accuracy and regression R^2 (uniform over targets);
+        ``y=None`` reads the ``[label, targets...]`` rows from a Dataset X."""
+        labels, values = split_joint_target(self._score_target(X, y))
         classes, pred = self._parts(X)
         return 0.5 * (accuracy_score(labels, classes, sample_weight=sample_weight)
                       + r2_score(values, pred, sample_weight=sample_weight))

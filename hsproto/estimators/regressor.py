@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import validate_data
 
 from ..prototypes import make_layout
 from ._base import HypersphericalBase, as_float32
@@ -59,8 +58,7 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
     _task = "regression"
 
     def _validate_fit(self, X, y, sample_weight):
-        X, y = validate_data(self, X, y, allow_nd=True, dtype=[np.float32, np.float64],
-                             multi_output=True, y_numeric=True)
+        X, y = self._fit_inputs(X, y, multi_output=True, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         single = y.ndim == 1
         y2 = y.reshape(len(y), -1)
@@ -73,8 +71,8 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
     def _default_n_dims(self, state):
         return state["n_targets_"] + 1
 
-    def _check_fit_sizes(self, X, target, n_dims, state, strategy):
-        super()._check_fit_sizes(X, target, n_dims, state, strategy)
+    def _check_fit_sizes(self, sample_shape, target, n_dims, state, strategy):
+        super()._check_fit_sizes(sample_shape, target, n_dims, state, strategy)
         n_targets = state["n_targets_"]
         if n_dims < n_targets + 1:
             raise ValueError(f"n_dims={n_dims} is too small for {n_targets} regression "
@@ -100,6 +98,22 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         r = self._outputs(X, lambda loss, z: loss.regression_output(z))
         y = unscale_targets(r, self.y_min_, self.y_max_)
         return y[:, 0] if self._single_output else y
+
+    def score(self, X, y=None, sample_weight=None):
+        """R^2 of ``predict`` on X.
+
+        Parameters
+        ----------
+        X : array-like, tensor or torch Dataset of ``(x, y)`` items
+        y : array-like, default=None
+            The true targets; None reads them from a Dataset X.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        return super().score(X, self._score_target(X, y), sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
