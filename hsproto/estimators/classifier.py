@@ -92,6 +92,45 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         ``decision_function``, ``transform``, ``embedding_norm``): each call runs the
         network once over X in batches of this size on the net's device. Lower it when
         one batch's activations do not fit in memory (large images on a small GPU).
+    augment : callable, default=None
+        A per-sample transform applied at training time only, e.g. torchvision's
+        ``v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()])``. It
+        receives each sample as stored (a uint8 or float tensor, or a Dataset's PIL
+        image) before the float conversion; it must keep the sample shape. Batch mixing
+        (``mixing``) applies after it.
+    preprocess : callable, default=None
+        A per-sample transform applied at training and inference after the float
+        conversion (uint8 scaled to [0, 1]), e.g. ``v2.Normalize(mean, std)``.
+    num_workers : int, default=0
+        ``DataLoader`` worker processes that read and transform the samples (a Dataset
+        X, or arrays with augmentation); memory is pinned on CUDA.
+    lr_schedule : {None, "cosine", "step", "onecycle"} or torch scheduler class, default=None
+        "step" divides the learning rate by 10 (``gamma``) at ``milestones`` (absolute
+        epochs; default 40 % and 80 % of ``max_epochs``, HPN's 100 and 200 of 250);
+        "cosine" anneals to ``eta_min``; "onecycle" steps per batch. A class (e.g.
+        ``torch.optim.lr_scheduler.ExponentialLR``) is built with
+        ``lr_schedule_params``. The learning rate of each epoch is ``history_[:, "lr"]``.
+    lr_schedule_params : dict, default=None
+    warmup_epochs : int, default=0
+        Epochs of linear warm-up (from ``lr / (warmup_epochs + 1)``) before the schedule.
+    momentum : float, default=None
+        SGD momentum (None: 0.9 for ``optimizer="sgd"``); refused by optimizers that
+        take none (Adam uses betas).
+    nesterov : bool, default=False
+    backbone_lr : float, default=None
+        A learning rate of its own for the backbone (e.g. lower when fine-tuning a
+        pretrained network); the head and the loss use ``lr``.
+    precision : {"32", "bf16", "16-mixed"}, default="32"
+        The forward pass under ``torch.autocast`` in bfloat16 (CPU or CUDA) or float16
+        (CUDA only, with a gradient scaler); weights and the loss stay in float32.
+    compile : bool or dict, default=False
+        ``torch.compile`` the network through skorch (a dict: its arguments, e.g.
+        ``{"mode": "max-autotune"}``).
+
+    Inputs: ``X`` may be a numpy array or DataFrame, a torch tensor (CPU or CUDA: it stays
+    on its device), a torch ``Dataset`` of ``(x, y)`` items (``y=None``; e.g.
+    torchvision's ``ImageFolder``), or uint8 images (n, C, H, W), scaled to [0, 1] per
+    batch.
 
     Attributes
     ----------

@@ -57,7 +57,8 @@ class JointEstimator(HypersphericalBase):
     columns are the regression targets. ``predict`` returns the same format (an object
     array when labels are not numeric); ``predict_classes`` and ``predict_values`` give
     the parts. ``score`` is the mean of accuracy and R^2; :func:`joint_scorers` gives
-    separate scorers for ``cross_validate``.
+    separate scorers for ``cross_validate``. A torch Dataset X yields
+    ``(x, [label, target_1, ...])`` items (``y=None``).
 
     Parameters
     ----------

@@ -31,7 +31,9 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
     Other parameters : see :class:`HypersphericalClassifier` (module, module_params,
         loss, max_epochs, batch_size, lr, optimizer, weight_decay, early_stopping,
         validation_fraction, n_iter_no_change, device, random_state, verbose, callbacks,
-        predict_batch_size).
+        predict_batch_size, augment, preprocess, num_workers, lr_schedule,
+        lr_schedule_params, warmup_epochs, momentum, nesterov, backbone_lr, precision,
+        compile). X may also be a tensor or a torch Dataset of ``(x, y)`` items.
 
     Attributes
     ----------
