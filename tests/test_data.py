@@ -260,3 +260,12 @@ def test_augment_composes_with_mixing(digit_images):
     clf = _clf(module="cnn", max_epochs=2, mixing="both",
                augment=v2.RandomHorizontalFlip()).fit(X, y)
     assert clf.predict(X).shape == (len(X),)
+
+
+def test_auto_predict_batch_size_shrinks_with_the_sample():
+    clf = HypersphericalClassifier()
+    assert clf._predict_batch_size((64,)) == 4096
+    assert clf._predict_batch_size((3, 32, 32)) == 1024
+    assert clf._predict_batch_size((3, 224, 224)) == 128          # batch_size
+    assert clf.set_params(batch_size=256)._predict_batch_size((3, 224, 224)) == 256
+    assert clf.set_params(predict_batch_size=10)._predict_batch_size((3, 224, 224)) == 10

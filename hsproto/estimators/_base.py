@@ -105,7 +105,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         "loss_params": [_NONE, _DICT],
         "max_epochs": [_COUNT],
         "batch_size": [_COUNT],
-        "predict_batch_size": [_COUNT],
+        "predict_batch_size": [Options("auto"), _COUNT],
         "lr": [_POSITIVE],
         "optimizer": [Options(*OPTIMIZERS),
                       Subclass(torch.optim.Optimizer, "a torch.optim.Optimizer subclass")],
@@ -142,7 +142,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  device="cpu", random_state=None, verbose=0, callbacks=None,
-                 predict_batch_size=4096, augment=None, preprocess=None, num_workers=0,
+                 predict_batch_size="auto", augment=None, preprocess=None, num_workers=0,
                  lr_schedule=None, lr_schedule_params=None, warmup_epochs=0, momentum=None,
                  nesterov=False, backbone_lr=None, precision="32", compile=False):
         self.module = module
@@ -435,9 +435,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         """``outputs(loss, z)`` over all of ``X`` in one forward pass (see
         :func:`~hsproto.estimators._net.forward_outputs`)."""
         check_is_fitted(self)
-        X = self._validate_X(X)
+        X, shape = self._validate_X(X)
         loss = self.net_.criterion_.loss
-        batches = inference_batches(X, self._transform(False), self.predict_batch_size,
+        batches = inference_batches(X, self._transform(False),
+                                    self._predict_batch_size(shape[1:]),
                                     num_workers=self.num_workers, device=self.net_.device)
         return forward_outputs(self.net_, batches, len(X), lambda z: outputs(loss, z))
 
@@ -497,7 +498,17 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         if n_features != self.n_features_in_:
             raise ValueError(f"X has {n_features} features, but {name} is expecting "
                              f"{self.n_features_in_} features as input.")
-        return X
+        return X, shape
+
+    def _predict_batch_size(self, sample_shape):
+        """``predict_batch_size``; "auto": 4096 rows for up to 1024 values per sample,
+        fewer for larger samples (2**22 values per batch: 1024 CIFAR images, and
+        ``batch_size`` for ImageNet-sized ones), at least ``batch_size``."""
+        if self.predict_batch_size != "auto":
+            return int(self.predict_batch_size)
+        values = max(1, int(np.prod(sample_shape)))
+        rows = 1 << max(0, (2**22 // values).bit_length() - 1)
+        return int(max(self.batch_size, min(4096, rows)))
 
 
 def _array_dtype(X):

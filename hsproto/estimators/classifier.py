@@ -87,11 +87,14 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         soft labels that the loss receives (HMPN, seed 002). CutMix needs image input.
     mixing_alpha : float, default=1.0
         Beta(alpha, alpha) parameter of the mixing coefficient.
-    predict_batch_size : int, default=4096
+    predict_batch_size : int or "auto", default="auto"
         Rows per forward pass at inference (``predict``, ``predict_proba``,
         ``decision_function``, ``transform``, ``embedding_norm``): each call runs the
-        network once over X in batches of this size on the net's device. Lower it when
-        one batch's activations do not fit in memory (large images on a small GPU).
+        network once over X in batches of this size on the net's device. "auto" takes
+        4096 rows for samples of up to 1024 values (tabular data, small images) and
+        fewer for larger samples (about 2**22 input values per batch: 1024 for CIFAR,
+        ``batch_size`` for ImageNet-sized images), never fewer than ``batch_size``.
+        Lower it when one batch's activations do not fit in memory.
     augment : callable, default=None
         A per-sample transform applied at training time only, e.g. torchvision's
         ``v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()])``. It
@@ -182,7 +185,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                  device="cpu", random_state=None, verbose=0, callbacks=None,
                  class_weight=None, proba_scale=10.0, assignment="static",
                  assignment_params=None, mixing=None, mixing_alpha=1.0,
-                 predict_batch_size=4096, augment=None, preprocess=None, num_workers=0,
+                 predict_batch_size="auto", augment=None, preprocess=None, num_workers=0,
                  lr_schedule=None, lr_schedule_params=None, warmup_epochs=0, momentum=None,
                  nesterov=False, backbone_lr=None, precision="32", compile=False):
         super().__init__(module, module_params=module_params, n_dims=n_dims,
