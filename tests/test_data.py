@@ -130,7 +130,10 @@ def test_dataset_labels_are_read_without_decoding(digits):
 
     class Counting(_Pairs):
         reads = 0
-        targets = list(y)
+
+        @property
+        def targets(self):
+            return list(self.y)
 
         def __getitem__(self, i):
             type(self).reads += 1

@@ -127,3 +127,90 @@ def test_gpu_fit_leaves_the_callers_cuda_rng_alone(iris):
     before = torch.cuda.get_rng_state()
     HypersphericalClassifier(max_epochs=3, random_state=0, device="cuda").fit(X, y)
     assert torch.equal(torch.cuda.get_rng_state(), before)
+
+
+# ---------------------------------------------------------------------- deep-network path
+@pytest.fixture(scope="module")
+def rgb():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (96, 3, 32, 32), dtype=np.uint8)
+    y = np.arange(96) % 4
+    X[y == 1, 0] = 255                      # learnable: class 1 has a saturated red plane
+    return X, y
+
+
+def test_cuda_tensor_input_stays_on_the_gpu(images):
+    from skorch.dataset import Dataset as SkorchDataset
+
+    from hsproto.data import Batches
+
+    X, y = images
+    Xc = torch.from_numpy(X).cuda()
+    batches = Batches(SkorchDataset(Xc, y), batch_size=64, shuffle=True)
+    xb, _ = next(iter(batches))
+    assert xb.device.type == "cuda"
+    clf = HypersphericalClassifier("cnn", max_epochs=3, random_state=0,
+                                   device="cuda").fit(Xc, torch.from_numpy(y).cuda())
+    _on_cuda(clf)
+    np.testing.assert_array_equal(clf.predict(Xc), clf.predict(X))
+
+
+def test_resident_array_data_and_dataset_workers(rgb):
+    from skorch.dataset import Dataset as SkorchDataset
+    from torch.utils.data import TensorDataset
+
+    from hsproto.data import Batches
+
+    X, y = rgb
+    xb, _ = next(iter(Batches(SkorchDataset(X, y), batch_size=32, device="cuda")))
+    assert xb.device.type == "cuda"                 # moved once, then indexed there
+    ds = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    clf = HypersphericalClassifier("resnet_cifar", num_workers=2, max_epochs=2,
+                                   batch_size=32, random_state=0, device="cuda").fit(ds)
+    _on_cuda(clf)
+    assert clf.predict(ds).shape == (len(X),)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "16-mixed"])
+def test_mixed_precision_on_gpu(rgb, precision):
+    from torchvision.transforms import v2
+
+    X, y = rgb
+    clf = HypersphericalClassifier(
+        "resnet_cifar", precision=precision, augment=v2.RandomHorizontalFlip(),
+        preprocess=v2.Normalize([0.5] * 3, [0.25] * 3), optimizer="sgd", lr=0.05,
+        lr_schedule="cosine", warmup_epochs=1, max_epochs=6, batch_size=32,
+        random_state=0, device="cuda").fit(X, y)
+    _on_cuda(clf)
+    assert np.all(np.isfinite(clf.history_[:, "train_loss"]))
+    assert clf.score(X, y) > 0.5
+    if precision == "16-mixed":
+        assert clf.net_.scaler_ is not None
+    loaded = _loads_on_cpu_only(clf)
+    assert (loaded.predict(X) == clf.predict(X)).mean() > 0.95
+
+
+def test_compile_on_gpu(images):
+    X, y = images
+    clf = HypersphericalClassifier("cnn", compile=True, max_epochs=2, random_state=0,
+                                   device="cuda").fit(X, y)
+    _on_cuda(clf)
+    assert clf.score(X, y) > 0.3
+
+
+def test_torchvision_backbone_frozen_on_gpu(rgb, tmp_path):
+    import torchvision
+
+    X, y = rgb
+    path = tmp_path / "resnet18.pt"
+    torch.save(torchvision.models.resnet18(num_classes=7).state_dict(), path)
+    clf = HypersphericalClassifier(
+        "torchvision", module_params={"arch": "resnet18", "weights": str(path),
+                                      "freeze": True},
+        max_epochs=2, batch_size=32, random_state=0, device="cuda").fit(X, y)
+    _on_cuda(clf)
+    saved = torch.load(path, weights_only=True)
+    trunk = clf.net_.module_.backbone.trunk.state_dict()
+    for key, value in trunk.items():
+        assert torch.equal(value.cpu(), saved[key]), key
+    _loads_on_cpu_only(clf)

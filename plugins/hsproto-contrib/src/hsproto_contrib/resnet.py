@@ -1,19 +1,21 @@
-"""``resnet``: torchvision's ResNet-18/34 body as an hsproto backbone."""
+"""``resnet``: torchvision's ResNet-18/34 as an hsproto backbone, built on hsproto's own
+``torchvision`` backbone (an example of a plugin that specialises a core one)."""
 
 from __future__ import annotations
 
-from torch import nn
-from torchvision.models.resnet import BasicBlock
-from torchvision.models.resnet import ResNet as _TorchvisionResNet
+from hsproto.backbones import TorchvisionBackbone
 
 __all__ = ["ResNet"]
 
-_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}
+_DEPTHS = (18, 34)
 
 
-class ResNet(nn.Module):
+class ResNet(TorchvisionBackbone):
     """A randomly initialised torchvision ResNet without its classifier, for
     ``(n_samples, C, H, W)`` images; hsproto adds the hypersphere head.
+
+    The same as hsproto's ``torchvision`` backbone with ``arch=f"resnet{depth}"``
+    (:class:`hsproto.backbones.TorchvisionBackbone`), with a small-image stem by default.
 
     Parameters
     ----------
@@ -26,25 +28,10 @@ class ResNet(nn.Module):
     """
 
     example_input_shape = (3, 16, 16)
+    _display_name = "resnet"
 
     def __init__(self, input_shape, depth=18, small_input=True):
-        super().__init__()
-        if len(input_shape) != 3:
-            raise ValueError(f"The 'resnet' backbone expects images (n_samples, C, H, W); "
-                             f"got samples of shape {tuple(input_shape)}.")
-        if depth not in _LAYERS:
-            raise ValueError(f"depth must be one of {sorted(_LAYERS)}, got {depth!r}.")
-        channels = int(input_shape[0])
-        body = _TorchvisionResNet(BasicBlock, _LAYERS[depth])
-        if small_input:
-            body.conv1 = nn.Conv2d(channels, 64, kernel_size=3, stride=1, padding=1,
-                                   bias=False)
-            body.maxpool = nn.Identity()
-        elif channels != 3:
-            body.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3,
-                                   bias=False)
-        body.fc = nn.Identity()
-        self.body = body
-
-    def forward(self, x):
-        return self.body(x)
+        if depth not in _DEPTHS:
+            raise ValueError(f"depth must be one of {list(_DEPTHS)}, got {depth!r}.")
+        super().__init__(input_shape, arch=f"resnet{int(depth)}", small_input=small_input)
+        self.depth = depth
