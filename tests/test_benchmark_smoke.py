@@ -1,0 +1,32 @@
+"""The deep-network benchmarks run end to end (tiny settings; figures come from the
+benchmarks themselves, not from here)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args):
+    out = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_cifar_smoke_runs_the_recipe_on_a_generated_archive():
+    out = _run("benchmarks/cifar.py", "--smoke")
+    assert "cifar100: train (300, 3, 32, 32), test (100, 3, 32, 32), 100 classes" in out
+    for loss in ("hpn", "softmax"):
+        assert f"\n{loss:<8} test accuracy " in out
+
+
+@pytest.mark.slow
+def test_throughput_benchmark_runs():
+    out = _run("benchmarks/throughput.py", "--models", "resnet_cifar", "--precision", "32",
+               "--n", "32", "--batch-size", "16", "--rounds", "1")
+    assert "resnet_cifar   32" in out and ("PASS" in out or "MISS" in out)
