@@ -272,3 +272,15 @@ def test_auto_predict_batch_size_shrinks_with_the_sample():
     assert clf._predict_batch_size((3, 224, 224)) == 128          # batch_size
     assert clf.set_params(batch_size=256)._predict_batch_size((3, 224, 224)) == 256
     assert clf.set_params(predict_batch_size=10)._predict_batch_size((3, 224, 224)) == 10
+
+
+def test_randaugment_on_uint8_images_and_y_none_errors():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (32, 3, 16, 16), dtype=np.uint8)
+    y = np.arange(32) % 2
+    clf = HypersphericalClassifier("cnn", module_params={"channels": (8,), "hidden": 16},
+                                   augment=v2.RandAugment(), max_epochs=1, batch_size=16,
+                                   random_state=0).fit(X, y)
+    assert clf.predict(X).shape == (32,)
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        HypersphericalClassifier().fit(X.reshape(32, -1))

@@ -139,3 +139,12 @@ def test_compile_through_skorch(digits):
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_allclose(loaded.decision_function(X), clf.decision_function(X),
                                atol=1e-6)
+
+
+def test_scheduled_model_pickles_and_refits(digits):
+    X, y = digits
+    clf = _clf(max_epochs=4, optimizer="sgd", lr=0.05, lr_schedule="cosine",
+               warmup_epochs=1).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.decision_function(X), clf.decision_function(X))
+    np.testing.assert_allclose(_lrs(loaded.fit(X, y)), _lrs(clf))

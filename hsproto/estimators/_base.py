@@ -242,6 +242,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             y = collect_labels(X)
             self._reset_features(first_samples(X, self._transform(False), 1).shape[1:])
             return X, _check_y(y, multi_output, y_numeric)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
+                             f"target y is None (y may be None only when X is a torch "
+                             f"Dataset of (x, y) items).")
         if isinstance(X, torch.Tensor):
             X = _check_tensor(type(self).__name__, X)
             if isinstance(y, torch.Tensor):
