@@ -52,6 +52,21 @@ class _Net(NeuralNet):
             z = super().infer(x, **fit_params)
         return z.float()
 
+    def _set_training(self, training=True):
+        # skorch sets the mode of every submodule before each batch (5 % of an MLP epoch
+        # on digits); it is set again only when this net last set another mode or the
+        # top-level modules were switched since (e.g. by inference)
+        modules = [getattr(self, name + "_") for name in self._modules + self._criteria]
+        if self.__dict__.get("_mode_set") == training and all(
+                m.training == training for m in modules if isinstance(m, nn.Module)):
+            return
+        super()._set_training(training)
+        self.__dict__["_mode_set"] = training
+
+    def initialize(self):
+        self.__dict__.pop("_mode_set", None)
+        return super().initialize()
+
     def torch_compile(self, module, name):
         # only the network: the losses hold small parameter-free or data-dependent code
         return super().torch_compile(module, name) if name == "module" else module
