@@ -8,6 +8,10 @@
 #     --implementation cp --platform manylinux2014_x86_64 -d .whl \
 #     skorch tabulate tqdm optuna alembic sqlalchemy colorlog pyyaml mako \
 #     pytest pluggy iniconfig packaging joblib threadpoolctl
+#   .venv/bin/python -m pip wheel --no-deps --no-build-isolation -w .whl . \
+#     ./plugins/hsproto-contrib
+# (the hsproto wheels carry the entry points: the registry finds the built-in backbones,
+# losses and strategies through their metadata; the code itself runs from the checkout)
 # then call the device tool with carry [".whl"] and the command
 #   bash benchmarks/gpu_check.sh
 # Each step has its own time limit, so one slow step cannot eat the budget; the figures
@@ -30,7 +34,12 @@ run() {   # run LIMIT_SECONDS CMD...: one step, its output and exit status logge
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$log"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" \
   | tee -a "$log"
-run 240 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_device.py \
+run 200 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_device.py \
   -o addopts="" -ra
-run 120 python3 benchmarks/inference.py --device cuda --repeats 5
-run 120 python3 benchmarks/overhead.py --device cuda --repeats 3 --epochs 10
+run 60 python3 benchmarks/inference.py --device cuda --repeats 3
+run 50 python3 benchmarks/overhead.py --device cuda --repeats 3 --epochs 10
+run 120 python3 benchmarks/throughput.py --device cuda --precision 32 bf16 --n 2048 \
+  --rounds 3 --workers 4 --threads 8
+run 80 python3 benchmarks/throughput.py --device cuda --precision bf16 --compile \
+  --models resnet_cifar --n 2048 --rounds 2 --workers 4 --threads 8
+run 40 python3 benchmarks/cifar.py --smoke --device cuda --precision bf16
