@@ -67,6 +67,22 @@ class _Net(NeuralNet):
         self.__dict__.pop("_mode_set", None)
         return super().initialize()
 
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``, except that Ctrl-C propagates: skorch catches
+        ``KeyboardInterrupt`` and returns a half-trained net that looks fitted."""
+        self.__dict__.pop("_interrupted", None)
+        super().partial_fit(X, y, classes, **fit_params)
+        if self.__dict__.pop("_interrupted", False):
+            raise KeyboardInterrupt("training was interrupted")
+        return self
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.__dict__["_interrupted"] = True
+            raise
+
     def torch_compile(self, module, name):
         # only the network: the losses hold small parameter-free or data-dependent code
         return super().torch_compile(module, name) if name == "module" else module
