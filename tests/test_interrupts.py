@@ -1,5 +1,7 @@
 """Ctrl-C stops fit (the estimator stays unfitted) and tune (the running trial FAILs)."""
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,27 +14,52 @@ from skorch.callbacks import Callback
 from hsproto import HypersphericalClassifier
 
 
-class _InterruptAt(Callback):
+class _SigintAt(Callback):
+    """Sends this process a real SIGINT at the end of an epoch."""
+
     def __init__(self, epoch=2):
         self.epoch = epoch
 
     def on_epoch_end(self, net, **kwargs):
         if len(net.history) == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+class _StopAt(Callback):
+    """Stops training the skorch way (as EarlyStopping does)."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
             raise KeyboardInterrupt
 
 
-def test_keyboard_interrupt_propagates_and_leaves_the_estimator_unfitted():
+@pytest.fixture
+def data():
     rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(60, 4)).astype(np.float32), np.arange(60) % 3
-    clf = HypersphericalClassifier(max_epochs=50, callbacks=[_InterruptAt(2)],
-                                   random_state=0)
+    return rng.normal(size=(60, 4)).astype(np.float32), np.arange(60) % 3
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigint_propagates_and_leaves_the_estimator_unfitted(data):
+    X, y = data
+    clf = HypersphericalClassifier(max_epochs=50, callbacks=[_SigintAt(2)], random_state=0)
     with pytest.raises(KeyboardInterrupt):
         clf.fit(X, y)
     with pytest.raises(NotFittedError):
         clf.predict(X)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored
     # a refit of an interrupted estimator runs normally
     clf.set_params(callbacks=None, max_epochs=2).fit(X, y)
     assert len(clf.history_) == 2
+
+
+def test_callbacks_still_stop_training_the_skorch_way(data):
+    X, y = data
+    clf = HypersphericalClassifier(max_epochs=50, callbacks=[_StopAt()], random_state=0)
+    assert len(clf.fit(X, y).history_) == 2
+    stopped = HypersphericalClassifier(max_epochs=500, early_stopping=True,
+                                       n_iter_no_change=2, lr=0.5, random_state=0)
+    assert len(stopped.fit(X, y).history_) < 500
 
 
 _FIT_SCRIPT = textwrap.dedent("""
@@ -95,8 +122,6 @@ _TUNE_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_real_sigint_stops_tune_and_the_rerun_resumes(tmp_path):
-    import os
-
     import optuna
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"

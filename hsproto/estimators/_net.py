@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import signal
+import threading
 
 import torch
 from skorch import NeuralNet
@@ -68,20 +70,18 @@ class _Net(NeuralNet):
         return super().initialize()
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """skorch's ``partial_fit``, except that Ctrl-C propagates: skorch catches
-        ``KeyboardInterrupt`` and returns a half-trained net that looks fitted."""
-        self.__dict__.pop("_interrupted", None)
-        super().partial_fit(X, y, classes, **fit_params)
-        if self.__dict__.pop("_interrupted", False):
-            raise KeyboardInterrupt("training was interrupted")
-        return self
+        """skorch's ``partial_fit``, except that Ctrl-C propagates.
 
-    def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        try:
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
-        except KeyboardInterrupt:
-            self.__dict__["_interrupted"] = True
-            raise
+        skorch stops training on ``KeyboardInterrupt`` and returns normally: that is how
+        ``EarlyStopping`` (and any callback) ends a fit, but it also swallows a real
+        Ctrl-C, leaving a half-trained net that looks fitted. A SIGINT received during
+        the fit (in the main thread) is raised again after skorch has stopped.
+        """
+        with _sigint_watch() as watch:
+            super().partial_fit(X, y, classes, **fit_params)
+        if watch.received:
+            raise KeyboardInterrupt("training was interrupted (SIGINT)")
+        return self
 
     def torch_compile(self, module, name):
         # only the network: the losses hold small parameter-free or data-dependent code
@@ -138,6 +138,32 @@ class _Net(NeuralNet):
             return ({"X": x} if weight is None else {"X": x, "sample_weight": weight}), yi
         Xi, yi, _ = self.mixer(Xi, yi)
         return Xi, yi
+
+
+class _SigintState:
+    received = False
+
+
+@contextlib.contextmanager
+def _sigint_watch():
+    """Record a SIGINT while keeping its usual effect (``KeyboardInterrupt``); only in
+    the main thread and when SIGINT has Python's default handler or a callable one."""
+    state = _SigintState()
+    previous = (signal.getsignal(signal.SIGINT)
+                if threading.current_thread() is threading.main_thread() else None)
+    if not callable(previous):
+        yield state
+        return
+
+    def handler(signum, frame):
+        state.received = True
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _LossEpoch(Callback):
