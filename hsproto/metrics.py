@@ -52,6 +52,11 @@ def expected_calibration_error(y_true, y_prob, *, n_bins=15, labels=None):
         raise ValueError("expected_calibration_error needs at least one sample.")
     if not np.all(np.isfinite(prob)) or prob.min() < 0 or prob.max() > 1:
         raise ValueError("y_prob must hold probabilities in [0, 1] (no NaN or inf).")
+    sums = prob.sum(axis=1)
+    if np.any(np.abs(sums - 1.0) > 1e-3):
+        raise ValueError(f"Each row of y_prob must sum to 1 (probabilities over the "
+                         f"classes); row sums range from {sums.min():.4g} to "
+                         f"{sums.max():.4g}.")
     if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral) or n_bins < 1:
         raise ValueError(f"n_bins must be an integer >= 1, got {n_bins!r}.")
     labels = _column_labels(y_true, prob.shape[1], labels)

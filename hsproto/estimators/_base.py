@@ -254,8 +254,9 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             check_consistent_length(X, y)
             self._reset_features(X.shape[1:])
             return X, y
-        return validate_data(self, X, y, allow_nd=True, dtype=_array_dtype(X),
+        X, y = validate_data(self, X, y, allow_nd=True, dtype=_array_dtype(X),
                              multi_output=multi_output, y_numeric=y_numeric)
+        return _check_float32_range(type(self).__name__, X), y
 
     def _score_target(self, X, y):
         """``y`` for ``score``: a Dataset's own labels when y is None, a tensor on the
@@ -494,6 +495,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             shape = tuple(X.shape)
         else:
             X = validate_data(self, X, reset=False, allow_nd=True, dtype=_array_dtype(X))
+            X = _check_float32_range(name, X)
             shape = X.shape
         if ndim is not None and len(shape) != ndim:
             raise ValueError(f"X has shape {shape}, but {name} was fitted on {ndim}-d X; "
@@ -518,6 +520,18 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
 def _array_dtype(X):
     """uint8 images stay uint8 (scaled per batch); other arrays become floats."""
     return None if is_image_uint8(X) else [np.float32, np.float64]
+
+
+def _check_float32_range(owner, X):
+    """float64 X whose values float32 (the network's type) cannot hold is refused: the
+    cast would turn them into inf and train a NaN model."""
+    if X.dtype == np.float64 and X.size:
+        largest = float(np.abs(X).max())
+        if largest > float(np.finfo(np.float32).max):
+            raise ValueError(f"X holds values up to {largest:.3g}, beyond float32 "
+                             f"(max {np.finfo(np.float32).max:.3g}), the type {owner} "
+                             f"computes in; rescale X (e.g. StandardScaler).")
+    return X
 
 
 def _check_tensor(owner, X):

@@ -14,7 +14,7 @@ from ..assignment import DynamicAssignment
 from ..mixing import MIXING, Mixer
 from ..prototypes import make_layout
 from ._base import HypersphericalBase, as_float32
-from ._targets import encode_labels, prepare_sample_weight
+from ._targets import check_label_types, encode_labels, prepare_sample_weight
 
 __all__ = ["HypersphericalClassifier"]
 
@@ -210,6 +210,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         self.mixing_alpha = mixing_alpha
 
     def _validate_fit(self, X, y, sample_weight):
+        check_label_types(type(self).__name__, y)
         X, y = self._fit_inputs(X, y)
         encoder = encode_labels(type(self).__name__, y)
         codes = encoder.transform(y)

@@ -162,8 +162,13 @@ def _check_factor(value):
 
 
 def unit(z, eps=1e-12):
-    """Rows of ``z`` scaled to unit norm (a zero row stays zero)."""
-    return F.normalize(z, dim=1, eps=eps)
+    """Rows of ``z`` scaled to unit norm (a zero row stays zero).
+
+    Each row is divided by its largest magnitude first: ``F.normalize`` squares the
+    entries, which overflows float32 for rows beyond about 1.8e19 (their "unit" vector
+    then came out as zeros) and underflows for rows below about 1e-19."""
+    scale = z.detach().abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)
+    return F.normalize(z / scale, dim=1, eps=eps)
 
 
 def soft_cross_entropy(logits, target):

@@ -1,0 +1,63 @@
+"""Guarantees against silent garbage (issue 16): each of these returned garbage before."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_iris
+
+from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
+from hsproto.losses._base import unit
+from hsproto.metrics import expected_calibration_error
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.default_rng(0).normal(size=(40, 3))
+
+
+def test_constant_targets_are_predicted_as_the_constant(X):
+    reg = HypersphericalRegressor(max_epochs=3, random_state=0).fit(X, np.full(40, 3.25))
+    np.testing.assert_array_equal(reg.predict(X), 3.25)
+    one = HypersphericalRegressor(max_epochs=2, random_state=0).fit(X[:1], [7.0])
+    np.testing.assert_array_equal(one.predict(X[:5]), 7.0)
+    y = np.column_stack([np.arange(40) % 2, np.full(40, -7.5), np.linspace(0, 1, 40)])
+    joint = JointEstimator(max_epochs=3, random_state=0).fit(X, y)
+    pred = joint.predict(X)
+    np.testing.assert_array_equal(pred[:, 1], -7.5)
+    assert pred[:, 2].min() >= 0 and pred[:, 2].max() <= 1
+
+
+def test_targets_whose_span_overflows(X):
+    y = np.r_[np.full(20, -1e308), np.full(20, 1e308)]
+    with pytest.raises(ValueError, match="span more than float64"):
+        HypersphericalRegressor(max_epochs=1).fit(X, y)
+
+
+def test_x_beyond_float32_is_refused(X):
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="beyond float32"):
+        HypersphericalClassifier(max_epochs=1).fit(X * 1e39, y)
+    clf = HypersphericalClassifier(max_epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="beyond float32"):
+        clf.predict(X * 1e39)
+
+
+def test_huge_embeddings_still_have_unit_directions():
+    z = torch.tensor([[3e25, 4e25], [0.0, 0.0], [1e-30, 0.0]])
+    np.testing.assert_allclose(unit(z).numpy(), [[0.6, 0.8], [0.0, 0.0], [1.0, 0.0]],
+                               rtol=1e-6)
+    X, y = load_iris(return_X_y=True)
+    clf = HypersphericalClassifier(max_epochs=30, lr=1e-2, random_state=0).fit(X, y)
+    emb = clf.transform(X * 1e22)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
+    assert np.ptp(clf.predict_proba(X * 1e22), axis=1).min() > 0      # not uniform
+
+
+def test_a_list_mixing_strings_and_numbers_is_refused(X):
+    with pytest.raises(ValueError, match="mix strings and numbers"):
+        HypersphericalClassifier(max_epochs=1).fit(X, [1, "a"] * 20)
+
+
+def test_calibration_error_needs_probability_rows():
+    with pytest.raises(ValueError, match="must sum to 1"):
+        expected_calibration_error([0, 1], [[0.5, 0.5], [0.5, 0.0]])
