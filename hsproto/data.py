@@ -319,11 +319,16 @@ class _BatchIndices:
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
 
     def __len__(self):
-        return (self.n + self.batch_size - 1) // self.batch_size
+        n_batches = (self.n + self.batch_size - 1) // self.batch_size
+        lonely = self.shuffle and n_batches > 1 and self.n % self.batch_size == 1
+        return n_batches - lonely
 
     def __iter__(self):
         if self.shuffle:
-            return iter(torch.randperm(self.n).split(self.batch_size))
+            batches = torch.randperm(self.n).split(self.batch_size)
+            if len(batches) > 1 and len(batches[-1]) == 1:
+                batches = batches[:-1]     # BatchNorm cannot train on one sample
+            return iter(batches)
         return iter(slice(s, s + self.batch_size) for s in range(0, self.n, self.batch_size))
 
 
@@ -381,14 +386,18 @@ class Batches:
                 and _on_cpu(X))
 
     def _dataset_loader(self, dataset):
+        # when shuffling (training), a last batch of one sample is dropped: BatchNorm
+        # cannot train on it (the sample is in other batches in other epochs)
+        lonely = len(dataset) > 1 and len(dataset) % self.batch_size == 1
         return DataLoader(_Transformed(dataset, self.transform), batch_size=self.batch_size,
                           shuffle=self.shuffle, num_workers=self.num_workers,
-                          pin_memory=self._pin(None), collate_fn=_collate)
+                          pin_memory=self._pin(None), collate_fn=_collate,
+                          drop_last=self.shuffle and lonely)
 
     def __len__(self):
         if self._loader is not None:
             return len(self._loader)
-        return (self.n + self.batch_size - 1) // self.batch_size
+        return len(_BatchIndices(self.n, self.batch_size, self.shuffle))
 
     def __iter__(self):
         if self._loader is not None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_iris
+from skorch.callbacks import Callback
 
 from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
 from hsproto.losses._base import unit
@@ -61,3 +62,34 @@ def test_a_list_mixing_strings_and_numbers_is_refused(X):
 def test_calibration_error_needs_probability_rows():
     with pytest.raises(ValueError, match="must sum to 1"):
         expected_calibration_error([0, 1], [[0.5, 0.5], [0.5, 0.0]])
+
+
+class _PoisonWeights(Callback):
+    """Makes the head's weights NaN after the first epoch, as a diverging step does."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 1:
+            with torch.no_grad():
+                net.module_.head.linear.weight.fill_(float("nan"))
+
+
+@pytest.mark.parametrize("loss", ["hpn", "cosine", "vmf"])
+def test_divergence_is_an_error_not_a_model(loss):
+    X, y = load_iris(return_X_y=True)
+    clf = HypersphericalClassifier(loss=loss, lr=0.5, max_epochs=5,
+                                   callbacks=[_PoisonWeights()], random_state=0)
+    with pytest.raises(FloatingPointError, match=r"Training diverged: .* became NaN or "
+                                                 r"infinite in epoch 2, batch 1 \(lr=\[?0.5"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")
+
+
+def test_a_last_batch_of_one_is_dropped_for_batchnorm():
+    X = np.random.default_rng(0).normal(size=(33, 3)).astype(np.float32)
+    y = np.arange(33) % 2
+    module = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.BatchNorm1d(8))
+    clf = HypersphericalClassifier(module, batch_size=16, max_epochs=2, random_state=0)
+    assert clf.fit(X, y).predict(X).shape == (33,)          # 16 + 16 + 1: the 1 dropped
+    assert clf.history_[:, "train_batch_count"] == [2, 2]
+    with pytest.raises(ValueError, match="single sample, which the backbone's BatchNorm"):
+        HypersphericalRegressor(module, max_epochs=1).fit(X[:1], [1.0])

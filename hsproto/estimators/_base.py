@@ -412,9 +412,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         n_train = len(target)
         if self.early_stopping:
             n_train -= int(np.ceil(self.validation_fraction * len(target)))
+        steps = -(-n_train // self.batch_size)
+        steps -= steps > 1 and n_train % self.batch_size == 1      # a last batch of one
         schedule = schedule_callback(self.lr_schedule, self.lr_schedule_params,
-                                     self.warmup_epochs, self.max_epochs,
-                                     -(-n_train // self.batch_size))
+                                     self.warmup_epochs, self.max_epochs, steps)
         extra = self._extra_callbacks()
         if schedule is not None:
             extra = [*extra, ("lr_schedule", schedule)]

@@ -88,11 +88,31 @@ class _Net(NeuralNet):
         return super().torch_compile(module, name) if name == "module" else module
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        per_sample = self.criterion_(y_pred, to_tensor(y_true, device=self.device))
+        try:
+            per_sample = self.criterion_(y_pred, to_tensor(y_true, device=self.device))
+        except ValueError as exc:       # e.g. vmf's concentration of a NaN embedding
+            if training and not bool(torch.isfinite(y_pred).all()):
+                raise self._diverged("the network output") from exc
+            raise
         if isinstance(X, dict) and "sample_weight" in X:
             weight = to_tensor(X["sample_weight"], device=self.device)
-            return (per_sample * weight).mean()
-        return per_sample.mean()
+            loss = (per_sample * weight).mean()
+        else:
+            loss = per_sample.mean()
+        if training and not bool(torch.isfinite(loss)):
+            raise self._diverged("the training loss")
+        return loss
+
+    def _diverged(self, what):
+        """The error of a fit whose loss or outputs became NaN or infinite."""
+        epoch = len(self.history)
+        batch = max(1, len(self.history[-1]["batches"])) if epoch else 1
+        lrs = sorted({group["lr"] for group in self.optimizer_.param_groups})
+        return FloatingPointError(
+            f"Training diverged: {what} became NaN or infinite in epoch {epoch}, batch "
+            f"{batch} (lr={lrs[0] if len(lrs) == 1 else lrs}, optimizer="
+            f"{type(self.optimizer_).__name__}, precision={getattr(self, 'precision', '32')}"
+            f"). The estimator is not fitted; lower lr, add warmup_epochs or scale X.")
 
     def _scaler(self):
         if getattr(self, "precision", "32") != "16-mixed":
@@ -102,6 +122,17 @@ class _Net(NeuralNet):
         return self.scaler_
 
     def train_step_single(self, batch, **fit_params):
+        try:
+            return self._train_step_single(batch, **fit_params)
+        except ValueError as exc:
+            if "Expected more than 1 value per channel" in str(exc):
+                raise ValueError("A training batch holds a single sample, which the "
+                                 "backbone's BatchNorm cannot normalise; fit on at least "
+                                 "2 samples (a last batch of one is dropped when "
+                                 "shuffling).") from exc
+            raise
+
+    def _train_step_single(self, batch, **fit_params):
         # callbacks still see the unmixed batch: skorch hands them the loader's batch
         if self.mixer is not None:
             batch = self._mix(batch)
