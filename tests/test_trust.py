@@ -93,3 +93,40 @@ def test_a_last_batch_of_one_is_dropped_for_batchnorm():
     assert clf.history_[:, "train_batch_count"] == [2, 2]
     with pytest.raises(ValueError, match="single sample, which the backbone's BatchNorm"):
         HypersphericalRegressor(module, max_epochs=1).fit(X[:1], [1.0])
+
+
+def test_a_tampered_cache_entry_is_recomputed(tmp_path):
+    import glob
+
+    import joblib
+
+    import hsproto
+
+    with hsproto.config_context(cache_dir=str(tmp_path)):
+        P = hsproto.make_prototypes("separation", 10, 3, random_state=0)
+        (entry,) = glob.glob(str(tmp_path / "**" / "output.pkl"), recursive=True)
+        joblib.dump(np.tile(P[:1], (10, 1)), entry)          # ten copies of one vector
+        with pytest.warns(UserWarning, match="not a valid placement.*recomputing"):
+            again = hsproto.make_prototypes("separation", 10, 3, random_state=0)
+        np.testing.assert_allclose(again, P)
+        np.testing.assert_allclose(hsproto.make_prototypes("separation", 10, 3,
+                                                           random_state=0), P)
+
+
+def test_an_unusable_cache_directory_falls_back_with_one_warning(tmp_path):
+    import warnings
+
+    import hsproto
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with hsproto.config_context(cache_dir=str(blocker / "cache")):
+        with pytest.warns(UserWarning, match="HSPROTO_CACHE_DIR.*cache_dir=None"):
+            P = hsproto.make_prototypes("separation", 10, 3, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")                   # warned once only
+            Q = hsproto.make_prototypes("separation", 12, 3, random_state=0)
+            X, y = load_iris(return_X_y=True)
+            HypersphericalClassifier(prototypes="separation", n_dims=3, max_epochs=1,
+                                     random_state=0).fit(X, y)
+    assert P.shape == (10, 3) and Q.shape == (12, 3)

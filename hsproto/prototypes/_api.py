@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 
 import numpy as np
 
@@ -103,11 +104,39 @@ def make_prototypes(strategy, n_classes, n_dims, *, random_state=None, **kwargs)
     seed = seed_from(random_state)
     cache_dir = get_config()["cache_dir"]
     if obj.cacheable and random_state is not None and cache_dir is not None:
-        import joblib
-
-        memory = joblib.Memory(cache_dir, verbose=0)
-        return memory.cache(_generate)(obj, n_classes, n_dims, seed, __version__)
+        return _cached(obj, n_classes, n_dims, seed, cache_dir)
     return obj.generate(n_classes, n_dims, random_state=seed)
+
+
+def _cached(obj, n_classes, n_dims, seed, cache_dir):
+    """The placement from the on-disk cache, checked on read: an entry that is not a
+    valid placement (tampered or damaged) is recomputed and replaced; a cache directory
+    that cannot be created or written is skipped with one warning."""
+    import joblib
+
+    args = (obj, n_classes, n_dims, seed, __version__)
+    try:
+        cached = joblib.Memory(cache_dir, verbose=0).cache(_generate)
+        P = cached(*args)
+        if _placement_problem(P, n_classes, n_dims) is None:
+            return P
+        warnings.warn(f"The cached prototypes of {type(obj).__name__} for "
+                      f"({n_classes}, {n_dims}) in {cache_dir} are not a valid placement "
+                      f"({_placement_problem(P, n_classes, n_dims)}); recomputing them.",
+                      UserWarning, stacklevel=3)
+        return cached.call(*args)[0]
+    except OSError as exc:
+        if not _warned_caches.get(cache_dir):
+            _warned_caches[cache_dir] = True
+            warnings.warn(f"The prototype cache directory {cache_dir} cannot be used "
+                          f"({type(exc).__name__}: {exc}); placing prototypes without a "
+                          f"cache. Point HSPROTO_CACHE_DIR to a writable directory, or "
+                          f"turn the cache off with hsproto.set_config(cache_dir=None).",
+                          UserWarning, stacklevel=3)
+        return obj.generate(n_classes, n_dims, random_state=seed)
+
+
+_warned_caches = {}
 
 
 def describe_strategy(strategy, placer):
@@ -128,6 +157,15 @@ def check_placement(prototypes, n_classes, n_dims, describe):
     ``(n_classes, n_dims)`` array, rows that are not unit vectors, or two rows closer
     than cosine ``1 - 1e-6`` (two classes on one prototype can never be told apart).
     ``describe()`` names the strategy in the ``ValueError``."""
+    problem = _placement_problem(prototypes, n_classes, n_dims)
+    if problem is not None:
+        raise ValueError(f"{describe()} returned {problem}; hsproto refuses to train on "
+                         f"it. Check the strategy with "
+                         f"hsproto.testing.check_prototype_strategy.")
+
+
+def _placement_problem(prototypes, n_classes, n_dims):
+    """What makes ``prototypes`` a degenerate placement, or None."""
     P = np.asarray(prototypes)
     problem = None
     if P.shape != (n_classes, n_dims) or not np.issubdtype(P.dtype, np.floating):
@@ -144,10 +182,7 @@ def check_placement(prototypes, n_classes, n_dims, describe):
             if pair is not None:
                 problem = (f"near-duplicate prototypes: rows {pair[0]} and {pair[1]} have "
                            f"cosine {pair[2]:.9f}, so their classes cannot be told apart")
-    if problem is not None:
-        raise ValueError(f"{describe()} returned {problem}; hsproto refuses to train on "
-                         f"it. Check the strategy with "
-                         f"hsproto.testing.check_prototype_strategy.")
+    return problem
 
 
 def _duplicate_pair(P):
