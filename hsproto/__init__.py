@@ -9,6 +9,7 @@ from .estimators import (
     JointEstimator,
     joint_scorers,
 )
+from .persistence import load
 from .prototypes import (
     PrototypeStrategy,
     joint_layout,
@@ -35,6 +36,7 @@ __all__ = [
     "joint_scorers",
     "known_limit",
     "list_plugins",
+    "load",
     "make_layout",
     "make_prototypes",
     "pairwise_cosine_stats",

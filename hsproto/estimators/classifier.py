@@ -223,6 +223,9 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     def _default_n_dims(self, state):
         return max(2, len(state["classes_"]) - 1)
 
+    def _stub_target(self):
+        return np.arange(len(self.classes_), dtype=np.int64)
+
     def _check_fit_sizes(self, sample_shape, target, n_dims, state, strategy):
         super()._check_fit_sizes(sample_shape, target, n_dims, state, strategy)
         strategy.check_support(len(state["classes_"]), n_dims)
