@@ -7,7 +7,7 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #     --implementation cp --platform manylinux2014_x86_64 -d .whl \
 #     skorch tabulate tqdm optuna alembic sqlalchemy colorlog pyyaml mako \
-#     pytest pluggy iniconfig packaging joblib threadpoolctl
+#     pytest pluggy iniconfig packaging joblib threadpoolctl safetensors
 #   .venv/bin/python -m pip wheel --no-deps --no-build-isolation -w .whl . \
 #     ./plugins/hsproto-contrib
 # (the hsproto wheels carry the entry points: the registry finds the built-in backbones,

@@ -214,3 +214,16 @@ def test_torchvision_backbone_frozen_on_gpu(rgb, tmp_path):
     for key, value in trunk.items():
         assert torch.equal(value.cpu(), saved[key]), key
     _loads_on_cpu_only(clf)
+
+
+def test_model_file_saved_on_gpu_loads_on_cpu(images, tmp_path):
+    import hsproto
+
+    X, y = images
+    clf = HypersphericalClassifier("cnn", max_epochs=2, random_state=0,
+                                   device="cuda").fit(X, y)
+    path = clf.save(tmp_path / "m.safetensors")
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        loaded = hsproto.load(path)
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-5)
