@@ -130,3 +130,9 @@ def test_an_unusable_cache_directory_falls_back_with_one_warning(tmp_path):
             HypersphericalClassifier(prototypes="separation", n_dims=3, max_epochs=1,
                                      random_state=0).fit(X, y)
     assert P.shape == (10, 3) and Q.shape == (12, 3)
+
+
+def test_class_weight_keys_that_are_not_labels_warn(X):
+    y = np.arange(40) % 2
+    with pytest.warns(UserWarning, match=r"class_weight has keys \[5\] that are not labels"):
+        HypersphericalClassifier(max_epochs=1, class_weight={0: 1.0, 1: 2.0, 5: 3.0}).fit(X, y)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar
 
 import numpy as np
@@ -214,6 +215,12 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         X, y = self._fit_inputs(X, y)
         encoder = encode_labels(type(self).__name__, y)
         codes = encoder.transform(y)
+        if isinstance(self.class_weight, dict):
+            unknown = [k for k in self.class_weight if k not in set(encoder.classes_)]
+            if unknown:
+                warnings.warn(f"class_weight has keys {unknown} that are not labels of y "
+                              f"(labels: {encoder.classes_.tolist()}); they are ignored.",
+                              UserWarning, stacklevel=3)
         factor = (None if self.class_weight is None
                   else compute_sample_weight(self.class_weight, y))
         weight = prepare_sample_weight(sample_weight, X, factor)
