@@ -136,3 +136,30 @@ def test_class_weight_keys_that_are_not_labels_warn(X):
     y = np.arange(40) % 2
     with pytest.warns(UserWarning, match=r"class_weight has keys \[5\] that are not labels"):
         HypersphericalClassifier(max_epochs=1, class_weight={0: 1.0, 1: 2.0, 5: 3.0}).fit(X, y)
+
+
+def test_seeded_fits_in_threads_equal_the_fit_alone():
+    import threading
+
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:300] / 16).astype(np.float32), y[:300]
+
+    def make():
+        return HypersphericalClassifier(module_params={"dropout": 0.3}, max_epochs=4,
+                                        random_state=0)
+
+    alone = make().fit(X, y).decision_function(X)
+    out = [None] * 3
+
+    def run(i):
+        out[i] = make().fit(X, y).decision_function(X)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got in out:
+        np.testing.assert_array_equal(got, alone)

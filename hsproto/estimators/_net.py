@@ -238,11 +238,18 @@ def resolve_device(device):
     return device
 
 
+_SEEDED = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded(seed, device):
-    """Seed torch inside a forked RNG state, leaving the caller's global RNG untouched."""
+    """Seed torch inside a forked RNG state, leaving the caller's global RNG untouched.
+
+    torch's generator is process-global, so seeded sections of different threads take
+    turns (a lock): a seeded fit gives the same model alone or beside others in threads.
+    """
     devices = [torch.cuda.current_device()] if str(device).startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
+    with _SEEDED, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
 
@@ -341,14 +348,18 @@ def forward_outputs(net, batches, n, outputs):
     ``outputs`` maps each batch's raw output ``z`` (n_b, D, float32) to a tensor or a
     tuple of tensors on the device. Each result is written into one preallocated tensor
     on the device (floating point as float64) and moved to the host once, as a numpy
-    array. The caller's global torch CPU RNG is left untouched.
+    array. The caller's global torch RNG is not used (unless the user's own module
+    draws from it in eval mode).
     """
     module, criterion = net.module_, net.criterion_
     device = next(module.parameters()).device
     module.eval()
     criterion.eval()
     results, start = None, 0
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+    # no fork_rng here: restoring the global generator at the end would rewind it under
+    # a seeded fit running in another thread; hsproto's inference draws no random
+    # numbers from it (vmf's Monte-Carlo sampling has its own generator)
+    with torch.no_grad():
         for batch in batches:
             xb = batch[0] if isinstance(batch, tuple | list) else batch
             xb = xb.to(device, torch.float32, non_blocking=True)
