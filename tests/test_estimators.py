@@ -79,7 +79,7 @@ def test_class_weight_balanced_helps_minority():
     balanced = HypersphericalClassifier(**FAST, class_weight="balanced").fit(X, y)
     recall = [np.mean(m.predict(X[y == 1]) == 1) for m in (plain, balanced)]
     assert recall[1] > recall[0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError), pytest.warns(UserWarning, match="not labels of y"):
         HypersphericalClassifier(**FAST, class_weight={7: 1.0}).fit(X, y)
 
 
