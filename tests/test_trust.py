@@ -163,3 +163,24 @@ def test_seeded_fits_in_threads_equal_the_fit_alone():
         t.join()
     for got in out:
         np.testing.assert_array_equal(got, alone)
+
+
+def test_auto_in_3d_is_never_worse_than_the_fibonacci_lattice():
+    import hsproto
+    from hsproto.prototypes.auto import fibonacci_sphere
+
+    with hsproto.config_context(cache_dir=None):
+        P = hsproto.make_prototypes("auto", 5000, 3, random_state=0)
+    worst = hsproto.pairwise_cosine_stats(P)["max"]
+    assert worst <= hsproto.pairwise_cosine_stats(fibonacci_sphere(5000))["max"] + 1e-12
+    assert np.degrees(np.arccos(worst)) > 2.4                    # was 0.043 degrees
+
+
+def test_prototypes_too_close_to_classify_by_warn(monkeypatch):
+    import hsproto
+    from hsproto.prototypes import auto
+
+    monkeypatch.setattr(auto, "_TOO_CLOSE_DEGREES", 35.0)       # 50 in 3-D: about 30°
+    with hsproto.config_context(cache_dir=None), \
+            pytest.warns(UserWarning, match="closest of 50 prototypes in 3 dimensions"):
+        hsproto.make_prototypes("auto", 50, 3, random_state=0)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+
 from ._base import PrototypeStrategy
+from .metrics import pairwise_cosine_stats
 from .polytopes import OrthoplexStrategy, PolygonStrategy, SimplexStrategy
 from .separation import SeparationStrategy
 
@@ -15,7 +20,11 @@ def choose(n_classes, n_dims):
     - ``K <= D + 1``: the regular simplex, optimal (max cos ``-1/(K-1)``);
     - ``D == 2``: the regular polygon, optimal (max cos ``cos(2 pi / K)``);
     - ``K <= 2 D``: the orthoplex, optimal (max cos 0, Rankin's bound);
-    - otherwise: ``separation`` (optimised; no closed form is known).
+    - otherwise: ``separation`` (optimised; no closed form is known). In three
+      dimensions ``auto`` keeps the Fibonacci lattice instead when it separates the
+      classes better (``separation`` wins up to K = 1000 at least: smallest angle 6.04°
+      against 5.60° there; at K = 5000 its neighbour-list mode left two prototypes
+      0.043° apart against the lattice's 2.51°).
     """
     if n_classes <= n_dims + 1:
         return "simplex"
@@ -51,4 +60,34 @@ class AutoStrategy(PrototypeStrategy):
         return _CONSTRUCTIONS[choice]() if choice in _CONSTRUCTIONS else self._separation
 
     def _generate(self, n_classes, n_dims, seed):
-        return self.resolve(n_classes, n_dims)._generate(n_classes, n_dims, seed)
+        P = self.resolve(n_classes, n_dims)._generate(n_classes, n_dims, seed)
+        if choose(n_classes, n_dims) != "separation":
+            return P
+        largest = None
+        if n_classes * n_classes * n_dims <= _PAIRWISE_LIMIT:
+            largest = pairwise_cosine_stats(P)["max"]
+            if n_dims == 3:
+                lattice = fibonacci_sphere(n_classes)
+                other = pairwise_cosine_stats(lattice)["max"]
+                if other < largest:
+                    P, largest = lattice, other
+        if largest is not None and largest > np.cos(np.radians(_TOO_CLOSE_DEGREES)):
+            warnings.warn(f"The closest of {n_classes} prototypes in {n_dims} dimensions are "
+                          f"{np.degrees(np.arccos(min(largest, 1.0))):.3f} degrees apart: "
+                          f"too close to tell their classes apart reliably. Use more "
+                          f"dimensions (n_dims).", UserWarning, stacklevel=4)
+        return P
+
+
+#: Below this angle between two prototypes, hsproto warns (cosine above cos(1°)).
+_TOO_CLOSE_DEGREES = 1.0
+_PAIRWISE_LIMIT = 2e10
+
+
+def fibonacci_sphere(n_points):
+    """``n_points`` unit vectors of S² on the Fibonacci (golden-angle) lattice."""
+    i = np.arange(n_points) + 0.5
+    z = 1.0 - 2.0 * i / n_points
+    r = np.sqrt(np.clip(1.0 - z * z, 0.0, None))
+    phi = i * np.pi * (3.0 - np.sqrt(5.0))
+    return np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
