@@ -184,3 +184,16 @@ def test_prototypes_too_close_to_classify_by_warn(monkeypatch):
     with hsproto.config_context(cache_dir=None), \
             pytest.warns(UserWarning, match="closest of 50 prototypes in 3 dimensions"):
         hsproto.make_prototypes("auto", 50, 3, random_state=0)
+
+
+def test_a_read_only_sqlite_study_is_named_as_such(tmp_path):
+    import sqlite3
+
+    from hsproto.tuning import tune
+
+    path = tmp_path / "study.db"
+    sqlite3.connect(path).execute("create table t(x)").connection.commit()
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="is read-only; tune records every trial"):
+        tune(HypersphericalClassifier(max_epochs=1), X, y, n_trials=1, cv=2,
+             storage=f"sqlite:///file:{path}?mode=ro&uri=true", study_name="s")

@@ -94,14 +94,31 @@ def _check_connection(storage, url):
     except NoSuchModuleError as exc:
         raise ValueError(f"storage {_mask(storage)!r}: {exc}") from None
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as connection:
+            if url.get_backend_name() == "sqlite":
+                _check_writable(connection, storage)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise ConnectionError(f"Cannot connect to the Optuna storage {_mask(storage)!r}: "
                               f"{reason}") from None
     finally:
         engine.dispose()
+
+
+def _check_writable(connection, storage):
+    """A read-only SQLite file (permissions, a read-only file system, ``mode=ro``) is
+    named as such: Optuna reports it as invalid data in a commit."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        version = connection.exec_driver_sql("PRAGMA user_version").scalar()
+        connection.exec_driver_sql(f"PRAGMA user_version = {int(version)}")  # unchanged
+    except OperationalError as exc:
+        if "readonly" not in str(exc).replace("read-only", "readonly").replace(" ", ""):
+            raise
+        raise ValueError(f"The SQLite study database {_mask(storage)!r} is read-only; tune "
+                         f"records every trial in it. Use a writable file (or a copy of "
+                         f"this one).") from None
 
 
 def _heartbeat_options(interval):
