@@ -197,3 +197,13 @@ def test_a_read_only_sqlite_study_is_named_as_such(tmp_path):
     with pytest.raises(ValueError, match="is read-only; tune records every trial"):
         tune(HypersphericalClassifier(max_epochs=1), X, y, n_trials=1, cv=2,
              storage=f"sqlite:///file:{path}?mode=ro&uri=true", study_name="s")
+
+
+def test_a_collapsed_temperature_is_a_divergence_not_a_model():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    clf = HypersphericalClassifier(loss="cosine", lr=1e3, max_epochs=10, random_state=0)
+    with pytest.raises(FloatingPointError, match="inverse temperature collapsed.*lr="):
+        clf.fit(X / 16, y)
+    assert not hasattr(clf, "net_")

@@ -81,6 +81,9 @@ class _Net(NeuralNet):
             super().partial_fit(X, y, classes, **fit_params)
         if watch.received:
             raise KeyboardInterrupt("training was interrupted (SIGINT)")
+        problem = self.criterion_.loss.training_problem()
+        if problem:
+            raise self._diverged(problem, during=False)
         return self
 
     def torch_compile(self, module, name):
@@ -103,14 +106,16 @@ class _Net(NeuralNet):
             raise self._diverged("the training loss")
         return loss
 
-    def _diverged(self, what):
-        """The error of a fit whose loss or outputs became NaN or infinite."""
+    def _diverged(self, what, during=True):
+        """The error of a fit whose loss or outputs became NaN or infinite (``during``
+        training), or whose trained loss reports ``what`` as a problem."""
         epoch = len(self.history)
         batch = max(1, len(self.history[-1]["batches"])) if epoch else 1
         lrs = sorted({group["lr"] for group in self.optimizer_.param_groups})
+        where = (f"{what} became NaN or infinite in epoch {epoch}, batch {batch}" if during
+                 else f"{what} after {epoch} epochs")
         return FloatingPointError(
-            f"Training diverged: {what} became NaN or infinite in epoch {epoch}, batch "
-            f"{batch} (lr={lrs[0] if len(lrs) == 1 else lrs}, optimizer="
+            f"Training diverged: {where} (lr={lrs[0] if len(lrs) == 1 else lrs}, optimizer="
             f"{type(self.optimizer_).__name__}, precision={getattr(self, 'precision', '32')}"
             f"). The estimator is not fitted; lower lr, add warmup_epochs or scale X.")
 

@@ -112,6 +112,12 @@ class PrototypeLoss(nn.Module):
     def set_epoch(self, epoch):
         self.epoch = int(epoch)
 
+    def training_problem(self):
+        """Why the trained loss cannot give a usable model (e.g. a collapsed learned
+        temperature), or None; checked after training, before the model counts as
+        fitted."""
+        return None
+
 
 class ScaledSoftmaxLoss(PrototypeLoss):
     """Cross-entropy over ``scale * cos(z, p_k)`` (soft labels allowed), the base of the
@@ -153,6 +159,14 @@ class ScaledSoftmaxLoss(PrototypeLoss):
 
     def class_proba(self, z):
         return torch.softmax(self.log_scale.exp() * self.class_scores(z), dim=1)
+
+    def training_problem(self):
+        beta = float(self.log_scale.detach().exp())
+        if not beta * 2.0 >= 1e-3:          # logits span < 1e-3: uniform probabilities
+            return (f"the learned inverse temperature collapsed to {beta:.3g} (log "
+                    f"{float(self.log_scale.detach()):.4g}), so every predicted "
+                    f"probability is uniform")
+        return None
 
 
 def _check_factor(value):
