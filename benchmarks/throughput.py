@@ -10,7 +10,7 @@ each round) and the median of the per-round ratios (hsproto / reference images p
 second) is printed: this machine is shared and noisy.
 
     python benchmarks/throughput.py [--device cuda] [--precision 32 bf16] [--compile]
-        [--models resnet_cifar torchvision] [--n 256] [--epochs 1] [--rounds 3]
+        [--models resnet_cifar torchvision] [--n 512] [--epochs 1] [--rounds 3]
 
 Target: ratio >= 0.95 on every row.
 """
@@ -106,7 +106,7 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", nargs="+", default=["32", "bf16"])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--n", type=int, default=256, help="training images per epoch")
+    parser.add_argument("--n", type=int, default=512, help="training images per epoch")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import signal
 import threading
 
@@ -102,7 +103,7 @@ class _Net(NeuralNet):
             loss = (per_sample * weight).mean()
         else:
             loss = per_sample.mean()
-        if training and not bool(torch.isfinite(loss)):
+        if training and not math.isfinite(loss.item()):   # skorch reads .item() anyway
             raise self._diverged("the training loss")
         return loss
 
