@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from torch.utils.data import default_collate as _default_collate
 
 __all__ = ["Batches", "SampleTransform", "collect_labels", "first_samples",
-           "inference_batches", "is_dataset", "is_image_uint8", "num_samples",
+           "inference_batches", "is_dataset", "is_image_uint8",
            "to_float"]
 
 
@@ -40,10 +40,6 @@ def is_image_uint8(X):
     """uint8 data of 3 or more dimensions: images, scaled to [0, 1] per batch."""
     dtype = getattr(X, "dtype", None)
     return (dtype in (np.uint8, torch.uint8)) and getattr(X, "ndim", 0) >= 3
-
-
-def num_samples(X):
-    return len(X)
 
 
 def to_float(x):

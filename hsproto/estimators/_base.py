@@ -594,7 +594,7 @@ def _check_float32_range(owner, X):
     """float64 X whose values float32 (the network's type) cannot hold is refused: the
     cast would turn them into inf and train a NaN model."""
     if X.dtype == np.float64 and X.size:
-        largest = float(np.abs(X).max())
+        largest = max(float(X.max()), -float(X.min()))     # no |X| copy of the data
         if largest > float(np.finfo(np.float32).max):
             raise ValueError(f"X holds values up to {largest:.3g}, beyond float32 "
                              f"(max {np.finfo(np.float32).max:.3g}), the type {owner} "

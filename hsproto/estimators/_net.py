@@ -37,6 +37,8 @@ class _Net(NeuralNet):
     precision (``precision``: the forward pass under ``torch.autocast``, the loss in
     float32; float16 scales the loss with a ``GradScaler``)."""
 
+    precision = "32"           # also for nets pickled before the parameter existed
+
     def __init__(self, *args, mixer=None, precision="32", **kwargs):
         super().__init__(*args, **kwargs)
         self.mixer = mixer
@@ -44,12 +46,12 @@ class _Net(NeuralNet):
 
     def autocast(self):
         """The ``torch.autocast`` context of ``precision`` (a no-op for "32")."""
-        dtype = PRECISIONS[getattr(self, "precision", "32")]
+        dtype = PRECISIONS[self.precision]
         device_type = torch.device(self.device).type
         return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
 
     def infer(self, x, **fit_params):
-        if getattr(self, "precision", "32") == "32":
+        if self.precision == "32":
             return super().infer(x, **fit_params)
         with self.autocast():
             z = super().infer(x, **fit_params)
@@ -117,11 +119,11 @@ class _Net(NeuralNet):
                  else f"{what} after {epoch} epochs")
         return FloatingPointError(
             f"Training diverged: {where} (lr={lrs[0] if len(lrs) == 1 else lrs}, optimizer="
-            f"{type(self.optimizer_).__name__}, precision={getattr(self, 'precision', '32')}"
+            f"{type(self.optimizer_).__name__}, precision={self.precision}"
             f"). The estimator is not fitted; lower lr, add warmup_epochs or scale X.")
 
     def _scaler(self):
-        if getattr(self, "precision", "32") != "16-mixed":
+        if self.precision != "16-mixed":
             return None
         if self.__dict__.get("scaler_") is None:
             self.scaler_ = torch.amp.GradScaler(torch.device(self.device).type)
