@@ -1,73 +1,141 @@
-"""Calibration on digits (seed 003): ``vmf`` out of the box vs ``softmax`` with and
-without temperature scaling.
+"""Calibration across the suite's problems: ECE and NLL of every loss before and after
+``proba_scale="auto"``, beside a temperature-scaled softmax network.
 
-Stratified 5-fold CV on load_digits (mlp backbone, 100 epochs, fixed seeds). In each
-fold every model trains on the same 85 % of the training fold; the other 15 % fits the
-softmax model's temperature (minimum NLL, bounded scalar search). ECE: top-label, 15
-equal-mass bins (``hsproto.metrics.expected_calibration_error``), on the test fold.
-Target: vmf's ECE <= softmax's ECE after temperature scaling, accuracy within 0.5 pt.
+For each classification problem of ``benchmarks/suite.py`` (``--problems`` to choose),
+stratified 3-fold CV (shuffle, random_state=0). In each fold:
 
-    python benchmarks/calibration.py
+- "before": hsproto with the loss's default probabilities (``proba_scale=10`` for hpn
+  and mce, the loss's own scale or posterior otherwise), trained on the whole training
+  fold;
+- "auto": ``proba_scale="auto"``: hsproto holds out a stratified 10 % of the training
+  fold, trains on the rest and fits the logit factor on the held-out part;
+- the reference: a skorch cross-entropy net of the same shape (``_common.
+  skorch_classifier``) trained on the same 90 % and temperature-scaled (minimum NLL) on
+  the same 10 %, so that both calibrated models see the same data.
+
+ECE: top-label, 15 equal-mass bins (``hsproto.metrics.expected_calibration_error``); NLL:
+mean negative log-likelihood (probabilities clipped at 1e-12), both on the test fold.
+Target (issue 17): on every problem, the ECE after "auto" of the best-calibrated loss
+among those within 0.5 pt of the reference's accuracy <= the reference's ECE.
+
+    python benchmarks/calibration.py --quick            # 4 problems, 3 losses
+    python benchmarks/calibration.py                    # every problem and loss
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import time
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-import hsproto
 from hsproto import HypersphericalClassifier
-from hsproto.datasets import load_digits_data
+from hsproto.estimators.classifier import fit_logit_scale
 from hsproto.metrics import expected_calibration_error
 
+try:
+    import suite
+    from _common import skorch_classifier
+except ImportError:                       # imported as benchmarks.calibration
+    from . import suite
+    from ._common import skorch_classifier
 
-def fit_temperature(logits, y):
-    """The temperature T minimising the NLL of softmax(logits / T) on held-out data."""
-    def nll(log_t):
-        return -log_softmax(logits / np.exp(log_t), axis=1)[np.arange(len(y)), y].mean()
-    return float(np.exp(minimize_scalar(nll, bounds=(-4, 4), method="bounded").x))
+LOSSES = ("hpn", "mce", "cosine", "arcface", "vmf", "softmax")
+REFERENCE = "softmax net + temperature scaling"
 
 
-def main():
-    torch.set_num_threads(2)
-    hsproto.set_config(cache_dir=None)
-    X, y = load_digits_data()
-    cv = StratifiedKFold(5, shuffle=True, random_state=0)
-    print(f"load_digits {X.shape}, mlp backbone, stratified 5-fold CV (shuffle, "
-          f"random_state=0), 85/15 train/calibration split, {torch.get_num_threads()} threads")
+def nll(y, proba):
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None))))
+
+
+def _hsproto(image, loss, proba_scale, seed):
+    model = HypersphericalClassifier("cnn" if image else "mlp", loss=loss,
+                                     proba_scale=proba_scale, random_state=seed)
+    return suite._scaled_net(model, image)
+
+
+def run_problem(name, losses, n_splits=3):
+    """{model: [(accuracy, ece, nll, fit seconds) per fold]} for one problem."""
+    X, y = suite.CLASSIFICATION[name]()
+    y = np.unique(y, return_inverse=True)[1]
+    image = name in suite.IMAGE_PROBLEMS
     rows = {}
-    for fold, (tr, te) in enumerate(cv.split(X, y)):
-        fit_idx, cal_idx = train_test_split(tr, test_size=0.15, stratify=y[tr],
+
+    def record(model, proba, test, elapsed):
+        acc = float(np.mean(proba.argmax(1) == y[test]))
+        rows.setdefault(model, []).append(
+            (acc, expected_calibration_error(y[test], proba), nll(y[test], proba), elapsed))
+
+    cv = StratifiedKFold(n_splits, shuffle=True, random_state=0)
+    for fold, (train, test) in enumerate(cv.split(X, y)):
+        for loss in losses:
+            for tag, scale in (("before", 10.0), ("auto", "auto")):
+                torch.manual_seed(fold)
+                model = _hsproto(image, loss, scale, fold)
+                start = time.perf_counter()
+                model.fit(X[train], y[train])
+                record(f"{loss} {tag}", model.predict_proba(X[test]), test,
+                       time.perf_counter() - start)
+        # the reference: the same 90 / 10 split as proba_scale="auto" makes
+        fit_idx, cal_idx = train_test_split(train, test_size=0.1, stratify=y[train],
                                             random_state=fold)
-        for loss in ("softmax", "vmf", "cosine", "hpn"):
-            clf = HypersphericalClassifier(loss=loss, random_state=0)
-            start = time.perf_counter()
-            clf.fit(X[fit_idx], y[fit_idx])
-            elapsed = time.perf_counter() - start
-            proba = clf.predict_proba(X[te])
-            acc = np.mean(clf.classes_[proba.argmax(1)] == y[te])
-            rows.setdefault(loss, []).append(
-                (acc, expected_calibration_error(y[te], proba), elapsed))
-            if loss == "softmax":
-                t = fit_temperature(clf.decision_function(X[cal_idx]), y[cal_idx])
-                scaled = softmax(clf.decision_function(X[te]) / t, axis=1)
-                rows.setdefault("softmax + temperature scaling", []).append(
-                    (acc, expected_calibration_error(y[te], scaled), elapsed))
-    print(f"{'model':<32} {'accuracy':>17} {'ECE':>17} {'fit/fold':>9}")
-    for name, values in rows.items():
-        acc, ece, fit = np.array(values).T
-        print(f"{name:<32} {acc.mean():.4f} +- {acc.std():.4f} {ece.mean():.4f} +- "
-              f"{ece.std():.4f} {fit.mean():8.1f}s")
-    vmf = np.array(rows["vmf"]).mean(0)
-    ts = np.array(rows["softmax + temperature scaling"]).mean(0)
-    ok = vmf[1] <= ts[1] and abs(vmf[0] - ts[0]) <= 0.005
-    print(f"vmf ECE {vmf[1]:.4f} vs softmax+TS {ts[1]:.4f}; accuracy gap "
-          f"{100 * (vmf[0] - ts[0]):+.2f} pt: {'PASS' if ok else 'MISS'}")
+        torch.manual_seed(fold)
+        net = suite._scaled_net(skorch_classifier("cnn" if image else "mlp"), image)
+        start = time.perf_counter()
+        net.fit(X[fit_idx], y[fit_idx])
+        t = fit_logit_scale(_logits(net, X[cal_idx]), y[cal_idx])
+        record(REFERENCE, softmax(t * _logits(net, X[test]), axis=1), test,
+               time.perf_counter() - start)
+    return rows
+
+
+def _logits(model, X):
+    """The skorch net's logits (its ``predict_proba`` is the softmax of them)."""
+    proba = model.predict_proba(X)
+    return np.log(np.clip(proba, 1e-30, None))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="4 problems and the losses hpn, cosine and softmax")
+    parser.add_argument("--problems", nargs="*", default=None)
+    parser.add_argument("--losses", nargs="*", default=None)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HSPROTO_CACHE_DIR", "")
+    torch.set_num_threads(2)
+    quick = ("iris", "breast_cancer", "digits", "imbalanced")
+    problems = args.problems or (quick if args.quick else list(suite.CLASSIFICATION))
+    losses = args.losses or (("hpn", "cosine", "softmax") if args.quick else LOSSES)
+    print(f"stratified 3-fold CV, {torch.get_num_threads()} threads; ECE: 15 equal-mass "
+          f"bins; 'auto' and the reference train on 90 % and calibrate on 10 %")
+    verdicts = []
+    for name in problems:
+        rows = run_problem(name, losses)
+        print(f"\n## {name}: {suite.PROBLEMS_DOC[name]}")
+        print(f"{'model':<36} {'accuracy':>16} {'ECE':>16} {'NLL':>16} {'fit s':>7}")
+        for model, values in rows.items():
+            v = np.array(values)
+            mean, std = v.mean(0), v.std(0)
+            print(f"{model:<36} {mean[0]:.4f} ± {std[0]:.4f} {mean[1]:.4f} ± {std[1]:.4f} "
+                  f"{mean[2]:.4f} ± {std[2]:.4f} {mean[3]:7.2f}")
+        ref = np.array(rows[REFERENCE]).mean(0)
+        tied = {m: np.array(v).mean(0) for m, v in rows.items()
+                if m.endswith(" auto") and np.array(v).mean(0)[0] >= ref[0] - 0.005}
+        if not tied:
+            verdicts.append((name, "MISS (no loss within 0.5 pt of the reference)"))
+            continue
+        best = min(tied, key=lambda m: tied[m][1])
+        ok = tied[best][1] <= ref[1]
+        verdicts.append((name, f"{'PASS' if ok else 'MISS'}: {best} ECE "
+                               f"{tied[best][1]:.4f} vs reference {ref[1]:.4f}"))
+    print("\n## ECE after 'auto' (best loss within 0.5 pt of the reference's accuracy)")
+    for name, verdict in verdicts:
+        print(f"  {name:<18} {verdict}")
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ def _fitted(est, enc):
     out = {}
     for name in ("classes_", "y_min_", "y_max_", "n_targets_", "_single_output",
                  "n_features_in_", "feature_names_in_", "n_dims_", "_input_ndim",
-                 "_input_shape"):
+                 "_input_shape", "proba_scale_"):
         if name in vars(est):
             out[name] = enc.value(getattr(est, name), f"fitted/{name}")
     return out

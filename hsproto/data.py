@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from torch.utils.data import default_collate as _default_collate
 
 __all__ = ["Batches", "SampleTransform", "collect_labels", "first_samples",
-           "inference_batches", "is_dataset", "is_image_uint8",
+           "inference_batches", "is_dataset", "is_image_uint8", "take",
            "to_float"]
 
 
@@ -34,6 +34,17 @@ __all__ = ["Batches", "SampleTransform", "collect_labels", "first_samples",
 def is_dataset(X):
     """A torch ``Dataset`` (not a tensor and not skorch's in-memory wrapper)."""
     return isinstance(X, Dataset) and not isinstance(X, torch.Tensor)
+
+
+def take(X, indices):
+    """Rows ``indices`` of validated input: an array, a tensor (indexed on its device)
+    or a Dataset (a ``Subset``)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if is_dataset(X):
+        return Subset(X, indices.tolist())
+    if isinstance(X, torch.Tensor):
+        return X[torch.as_tensor(indices, device=X.device)]
+    return X[indices]
 
 
 def is_image_uint8(X):

@@ -1,4 +1,5 @@
-"""Metrics: calibration of predicted probabilities, and separation of prototype sets."""
+"""Metrics: calibration of predicted probabilities, out-of-distribution detection, and
+separation of prototype sets."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 
 from .prototypes.metrics import known_limit, pairwise_cosine_stats
 
-__all__ = ["expected_calibration_error", "known_limit", "pairwise_cosine_stats"]
+__all__ = ["expected_calibration_error", "known_limit", "ood_metrics", "ood_threshold",
+           "pairwise_cosine_stats"]
 
 
 def expected_calibration_error(y_true, y_prob, *, n_bins=15, labels=None):
@@ -84,3 +86,107 @@ def _column_labels(y_true, n_classes, labels):
         raise ValueError(f"y_true has {len(unique)} classes but y_prob has {n_classes} "
                          f"columns; pass labels= (e.g. the estimator's classes_).")
     return unique
+
+
+def ood_threshold(scores, tpr=0.95):
+    """The threshold on an OOD score that keeps a fraction ``tpr`` of in-distribution
+    samples.
+
+    ``scores`` are scores of held-out in-distribution samples (e.g. ``ood_score`` of a
+    validation set, higher = more likely out of distribution); the threshold is the
+    smallest of them such that at least a fraction ``tpr`` of the scores are
+    ``<= threshold``: the ``ceil(tpr * n)``-th smallest. Flagging ``score > threshold``
+    as out of distribution then keeps (accepts) a fraction ``tpr`` of in-distribution
+    samples (more where scores tie with the threshold).
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_samples,)
+        Scores of in-distribution samples; finite.
+    tpr : float in (0, 1], default=0.95
+        The fraction of in-distribution samples to keep (the true positive rate of
+        accepting in-distribution samples); 1 gives the largest score.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from hsproto.metrics import ood_threshold
+    >>> ood_threshold([0.1, 0.4, 0.2, 0.3, 0.5], tpr=0.8)    # 4 of 5 are <= 0.4
+    0.4
+    """
+    scores = _check_scores(scores, "scores")
+    tpr = _check_tpr(tpr)
+    # round(): tpr * n is an integer up to float error (0.95 * 20 = 19.000000000000004)
+    k = max(1, int(np.ceil(round(tpr * len(scores), 9))))
+    return float(np.partition(scores, k - 1)[k - 1])
+
+
+def ood_metrics(scores_in, scores_out, *, tpr=0.95):
+    """How well an OOD score separates in-distribution from out-of-distribution samples.
+
+    Parameters
+    ----------
+    scores_in : array-like of shape (n_in,)
+        Scores of in-distribution test samples (higher = more likely out of
+        distribution, as ``ood_score`` returns).
+    scores_out : array-like of shape (n_out,)
+        Scores of out-of-distribution samples.
+    tpr : float in (0, 1], default=0.95
+        The fraction of in-distribution samples kept by the threshold of ``fpr``.
+
+    Returns
+    -------
+    dict
+        - ``"auroc"``: area under the ROC curve with out-of-distribution as the
+          positive class (``sklearn.metrics.roc_auc_score``): the probability that an
+          OOD sample scores higher than an in-distribution one (ties count 1/2); 0.5 is
+          chance, 1 a perfect separation.
+        - ``"fpr"``: the false positive rate at ``tpr`` (FPR95 at the default, as in
+          the OOD-detection literature): the fraction of OOD samples accepted as in
+          distribution, ``mean(scores_out <= threshold)``, when the threshold keeps a
+          fraction ``tpr`` of the in-distribution samples. Lower is better; 0 is perfect.
+        - ``"threshold"``: that threshold, ``ood_threshold(scores_in, tpr)``.
+
+    Examples
+    --------
+    >>> from hsproto.metrics import ood_metrics
+    >>> m = ood_metrics([0.1, 0.2, 0.3, 0.6], [0.5, 0.7, 0.8, 0.9], tpr=0.75)
+    >>> m["auroc"], m["fpr"], m["threshold"]   # 15 of 16 pairs ordered, no OOD <= 0.3
+    (0.9375, 0.0, 0.3)
+    """
+    from sklearn.metrics import roc_auc_score
+
+    scores_in = _check_scores(scores_in, "scores_in")
+    scores_out = _check_scores(scores_out, "scores_out")
+    threshold = ood_threshold(scores_in, tpr)
+    labels = np.r_[np.zeros(len(scores_in)), np.ones(len(scores_out))]
+    auroc = roc_auc_score(labels, np.r_[scores_in, scores_out])
+    return {"auroc": float(auroc), "fpr": float(np.mean(scores_out <= threshold)),
+            "threshold": threshold}
+
+
+def _check_scores(scores, name):
+    array = np.asarray(scores)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                     or array.dtype == bool):
+        raise ValueError(f"{name} must hold numbers; got dtype {array.dtype}.")
+    array = array.astype(np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-d (one score per sample); got shape "
+                         f"{array.shape}.")
+    if len(array) == 0:
+        raise ValueError(f"{name} is empty; it needs at least one score.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinity "
+                         f"({int(np.sum(~np.isfinite(array)))} of {len(array)} scores).")
+    return array
+
+
+def _check_tpr(tpr):
+    if isinstance(tpr, bool) or not isinstance(tpr, numbers.Real) \
+            or not 0 < float(tpr) <= 1:
+        raise ValueError(f"tpr must be a number in (0, 1], got {tpr!r}.")
+    return float(tpr)

@@ -316,6 +316,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         check_precision(self.precision, device)
         X, target, weight, state = self._validate_fit(X, y, sample_weight)
         seed = seed_from(self.random_state)
+        X, target, weight, held_out = self._hold_out(X, target, weight, seed)
         with seeded(seed, device):
             sample = self._first_samples(X)
         n_dims = int(self.n_dims) if self.n_dims is not None else self._default_n_dims(state)
@@ -336,7 +337,17 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
                 net.partial_fit(X if weight is None else {"X": X, "sample_weight": weight},
                                 target)
         self._set_fitted(state, net, tuple(sample.shape[1:]))
+        if held_out is not None:
+            self._fit_held_out(*held_out)
         return self
+
+    def _hold_out(self, X, target, weight, seed):
+        """``(X, target, weight, held_out)``: the part to train on and a held-out part
+        ``(X, target, weight)`` for :meth:`_fit_held_out` (None: train on everything)."""
+        return X, target, weight, None
+
+    def _fit_held_out(self, X, target, weight):
+        """Fit post-training parameters on the held-out part (see :meth:`_hold_out`)."""
 
     def _first_samples(self, X):
         """Two samples as the network sees them; ``augment`` may not change the shape."""
@@ -509,6 +520,10 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         :func:`~hsproto.estimators._net.forward_outputs`)."""
         check_is_fitted(self)
         X, shape = self._validate_X(X)
+        return self._checked_outputs(X, shape, outputs)
+
+    def _checked_outputs(self, X, shape, outputs):
+        """:meth:`_outputs` on X already validated (an array, tensor or Dataset)."""
         loss = self.net_.criterion_.loss
         batches = inference_batches(X, self._transform(False),
                                     self._predict_batch_size(shape[1:]),

@@ -8,16 +8,24 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import check_is_fitted
 
 from .._validation import Interval, Options, Type
 from ..assignment import DynamicAssignment
+from ..data import take
+from ..losses import PrototypeLoss
+from ..losses._base import unit
+from ..losses.vmf import VMFLoss
 from ..mixing import MIXING, Mixer
 from ..prototypes import make_layout
 from ._base import HypersphericalBase, as_float32
 from ._targets import check_label_types, encode_labels, prepare_sample_weight
 
 __all__ = ["HypersphericalClassifier"]
+
+_DEFAULT_PROBA_SCALE = 10.0
 
 
 class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
@@ -71,12 +79,17 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     callbacks : list of skorch callbacks or (name, callback), default=None
     class_weight : None, "balanced" or dict, default=None
         Weights samples by class (inverse frequency for "balanced").
-    proba_scale : float, default=10.0
+    proba_scale : float or "auto", default=10.0
         For losses without a probability model of their own (``hpn``, ``mce``),
         ``predict_proba`` is ``softmax(proba_scale * cos(z, p_k))``: cosines lie in
         [-1, 1], so the scale sets how peaked probabilities are. ``cosine``, ``arcface``
         use their learned/fixed scale, ``vmf`` its Monte-Carlo posterior and ``softmax``
-        its logits. Wrap the estimator in ``CalibratedClassifierCV`` to calibrate.
+        its logits. "auto" calibrates (temperature scaling, Guo et al. 2017): a
+        stratified ``validation_fraction`` of the training data is held out (the
+        network trains on the rest), and ``proba_scale_``, the factor of the logits
+        (the cosines for ``hpn``/``mce``, the loss's logits otherwise) that minimises
+        the held-out negative log-likelihood, is fitted after training. Also possible:
+        ``CalibratedClassifierCV(clf, method="temperature")``.
     assignment : {"static", "dynamic"}, default="static"
         "dynamic": re-assign classes to the fixed prototypes during training by a linear
         assignment on momentum class means (seed 001; helps most when n_dims << K).
@@ -145,6 +158,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     layout_ : hsproto.Layout
         The output space as trained: placed prototypes, the strategy that placed them
         (``auto`` resolved), its neighbour angle, the final ``assignment``.
+    proba_scale_ : float
+        With ``proba_scale="auto"``: the fitted factor of the logits.
     n_dims_ : int
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -172,7 +187,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     _parameter_constraints: ClassVar[dict] = {
         **HypersphericalBase._parameter_constraints,
         "class_weight": [Options(None, "balanced"), Type(dict, describe="a dict")],
-        "proba_scale": [Interval(float, 0, None, closed="neither")],
+        "proba_scale": [Interval(float, 0, None, closed="neither"), Options("auto")],
         "assignment": [Options("static", "dynamic")],
         "assignment_params": [Options(None), Type(dict, describe="a dict")],
         "mixing": [Options(*MIXING)],
@@ -230,6 +245,33 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     def _default_n_dims(self, state):
         return max(2, len(state["classes_"]) - 1)
 
+    def _hold_out(self, X, target, weight, seed):
+        if self.proba_scale != "auto":
+            return X, target, weight, None
+        n_held = int(np.ceil(self.validation_fraction * len(target)))
+        if not 1 <= n_held < len(target):
+            raise ValueError(f"proba_scale='auto' holds out validation_fraction="
+                             f"{self.validation_fraction} of the {len(target)} training "
+                             f"samples to calibrate on; that leaves none to train on or "
+                             f"to calibrate with.")
+        train, held = train_test_split(
+            np.arange(len(target)), test_size=n_held, random_state=seed % 2**31,
+            stratify=target if self._can_stratify(target) else None)
+        train, held = np.sort(train), np.sort(held)
+
+        def part(rows):
+            return (take(X, rows), target[rows], None if weight is None else weight[rows])
+        self.proba_scale_ = 1.0         # until calibrated (callbacks may predict)
+        return (*part(train), part(held))
+
+    def _fit_held_out(self, X, target, weight):
+        shape = (len(target), *self._input_shape)
+        self.proba_scale_ = 1.0
+        logits = self._checked_outputs(X, shape, self._class_logits)
+        own = type(self.net_.criterion_.loss).class_logits is not PrototypeLoss.class_logits
+        prior = 1.0 if own else _DEFAULT_PROBA_SCALE
+        self.proba_scale_ = fit_logit_scale(logits, target, weight, prior=prior)
+
     def _stub_target(self):
         return np.arange(len(self.classes_), dtype=np.int64)
 
@@ -265,10 +307,21 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
             _assignment(self.assignment_params)        # parameters checked up front
         return parts
 
+    def _class_logits(self, loss, z):
+        """The logits behind ``predict_proba`` (n, K): the loss's own (``cosine``,
+        ``arcface``, ``softmax``; ``vmf``: the expected logits) or ``proba_scale`` times
+        the class scores (``hpn``, ``mce``); with ``proba_scale="auto"``, times the
+        fitted ``proba_scale_``."""
+        logits = loss.class_logits(z)
+        if self.proba_scale == "auto":
+            base = loss.class_scores(z) if logits is None else logits
+            return self.proba_scale_ * base
+        return self.proba_scale * loss.class_scores(z) if logits is None else logits
+
     def _proba(self, loss, z):
-        proba = loss.class_proba(z)
+        proba = None if self.proba_scale == "auto" else loss.class_proba(z)
         if proba is None:
-            proba = torch.softmax(self.proba_scale * loss.class_scores(z), dim=1)
+            proba = torch.softmax(self._class_logits(loss, z), dim=1)
         return proba
 
     def decision_function(self, X):
@@ -337,10 +390,95 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         """
         return super().score(X, self._score_target(X, y), sample_weight)
 
+    def ood_score(self, X, method="max_cosine"):
+        """Out-of-distribution (and uncertainty) score per sample: higher = more likely
+        out of distribution.
+
+        Every method negates a confidence, so that one rule, ``score > threshold``, flags
+        samples whatever the method (see :func:`hsproto.metrics.ood_threshold` to set
+        the threshold on held-out in-distribution data, and
+        :func:`hsproto.metrics.ood_metrics` to evaluate a method).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), tensor or torch Dataset
+        method : {"max_cosine", "energy", "msp", "norm", "kappa"}, default="max_cosine"
+            - "max_cosine": minus the largest cosine between the embedding direction and
+              the class directions in use (``prototypes_``: the fixed prototypes after
+              any dynamic assignment; for ``loss="softmax"`` the learned directions,
+              for ``vmf`` the class mean directions).
+            - "energy": minus ``logsumexp`` of the logits behind ``predict_proba`` (the
+              loss's own logits, or ``proba_scale`` times the cosines for ``hpn`` and
+              ``mce``; ``vmf``: the expected logits; see ``proba_scale``).
+            - "msp": minus the maximum of ``predict_proba`` (the maximum softmax
+              probability baseline; ``vmf``: of its Monte-Carlo estimate).
+            - "norm": minus the norm of the network output before it is projected onto
+              the sphere.
+            - "kappa": minus the vMF concentration kappa of the embedding (seed 003);
+              only for ``loss="vmf"``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 scores; their scale depends on the method (cosines lie in [-1, 1],
+            probabilities in [0, 1], the others are unbounded), so thresholds do not
+            carry over between methods or models.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``method``, or ``method="kappa"`` with a loss other than vmf.
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> clf.ood_score(X[:4]).shape
+        (4,)
+        >>> bool((clf.ood_score(X, method="msp") <= 0).all())    # minus a probability
+        True
+        """
+        fn = _ood_function(self, method, logits=self._class_logits, proba=self._proba)
+        return self._outputs(X, fn)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
         return tags
+
+
+def fit_logit_scale(logits, target, weight=None, prior=1.0, bounds=(1e-2, 1e3)):
+    """The factor ``t`` of ``softmax(t * logits)`` fitted to class indices ``target``:
+    temperature scaling (Guo et al., 2017, "On Calibration of Modern Neural Networks"),
+    ``t = 1/T``.
+
+    The (weighted) negative log-likelihood is minimised with a standard normal prior on
+    ``log t`` centred on ``log(prior)`` (a MAP estimate): with many held-out samples
+    the prior does not matter; with a few, all classified correctly, the likelihood
+    alone would push ``t`` to infinity (probabilities of exactly 0 and 1). The objective
+    is convex in ``log t``; a bounded scalar search within ``bounds`` finds it.
+    """
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    logits = np.asarray(logits, dtype=np.float64)
+    rows = np.arange(len(target))
+    weight = np.ones(len(target)) if weight is None else np.asarray(weight, np.float64)
+    weight = weight * (len(weight) / weight.sum())        # total weight: the sample count
+    centre = np.log(prior)
+
+    def objective(log_t):
+        z = np.exp(log_t) * logits
+        total = float(np.sum(weight * (logsumexp(z, axis=1) - z[rows, target])))
+        return total + 0.5 * (log_t - centre) ** 2
+
+    found = minimize_scalar(objective, bounds=np.log(bounds), method="bounded",
+                            options={"xatol": 1e-4})
+    return float(np.exp(found.x))
 
 
 def _assignment(params):
@@ -350,3 +488,33 @@ def _assignment(params):
         raise ValueError(f"assignment_params accepts 'interval', 'momentum' and "
                          f"'buffer_size': {exc}") from exc
 
+
+#: The methods of ``ood_score`` (of the classifier and the joint estimator).
+OOD_METHODS = ("max_cosine", "energy", "msp", "norm", "kappa")
+
+
+def _ood_function(est, method, *, logits, proba, class_part=None):
+    """``fn(loss, z)`` giving the ``ood_score`` of ``method`` (n,) for ``est._outputs``:
+    ``logits(loss, z)`` and ``proba(loss, z)`` are the estimator's class logits and
+    probabilities, ``class_part(loss, z)`` the part of ``z`` compared with the class
+    directions ("max_cosine"; None: all of ``z``). Checks the method, that ``est`` is
+    fitted and, for "kappa", that its loss is vmf."""
+    if not (isinstance(method, str) and method in OOD_METHODS):
+        raise ValueError(f"method must be one of {list(OOD_METHODS)}, got {method!r}.")
+    check_is_fitted(est)
+    if method == "kappa" and not isinstance(est.net_.criterion_.loss, VMFLoss):
+        raise ValueError(f"ood_score(method='kappa') needs loss='vmf' (kappa is the "
+                         f"concentration of the vMF embedding); this "
+                         f"{type(est).__name__} was fitted with loss={est.loss!r}. Use "
+                         f"method='norm' for the norm of the network output, or "
+                         f"'max_cosine', 'energy' or 'msp'.")
+    if method == "kappa":
+        return lambda loss, z: -loss.concentration(z)
+    if method == "norm":
+        return lambda loss, z: -z.norm(dim=1)
+    if method == "max_cosine":
+        part = class_part or (lambda loss, z: z)
+        return lambda loss, z: -(unit(part(loss, z)) @ loss.current_prototypes().T).amax(1)
+    if method == "energy":
+        return lambda loss, z: -torch.logsumexp(logits(loss, z), dim=1)
+    return lambda loss, z: -proba(loss, z).amax(dim=1)

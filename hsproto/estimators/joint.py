@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.metrics import accuracy_score, make_scorer, r2_score
 
 from ..data import is_dataset
 from ..prototypes.layout import class_dims, make_layout
 from ._base import HypersphericalBase, as_float32
 from ._targets import encode_labels, prepare_sample_weight, scale_targets, unscale_targets
+from .classifier import _ood_function
 
 __all__ = ["JointEstimator", "joint_scorers"]
+
+
+#: The logit scale of ``hpn``'s class cosines in ``ood_score`` (the classifier's
+#: default ``proba_scale``).
+_JOINT_PROBA_SCALE = 10.0
 
 
 def split_joint_target(y):
@@ -134,6 +141,76 @@ class JointEstimator(HypersphericalBase):
         classes, pred = self._parts(X)
         return 0.5 * (accuracy_score(labels, classes, sample_weight=sample_weight)
                       + r2_score(values, pred, sample_weight=sample_weight))
+
+    def _class_logits(self, loss, z):
+        """Class logits (n, K): the loss's own (``loss.class_logits``) or, for losses
+        without a probability model (``hpn``), 10 times the class cosines (the
+        classifier's default ``proba_scale``)."""
+        logits = loss.class_logits(z)
+        return _JOINT_PROBA_SCALE * loss.class_scores(z) if logits is None else logits
+
+    def _class_proba(self, loss, z):
+        """Class probabilities (n, K): the loss's own, else ``softmax`` of
+        :meth:`_class_logits`."""
+        proba = loss.class_proba(z)
+        return torch.softmax(self._class_logits(loss, z), dim=1) if proba is None else proba
+
+    @staticmethod
+    def _class_part(loss, z):
+        """``z`` without its components along the (orthonormal) regression poles: the
+        part in the class prototypes' subspace."""
+        return z - (z @ loss.poles.T) @ loss.poles
+
+    def ood_score(self, X, method="max_cosine"):
+        """Out-of-distribution (and uncertainty) score per sample from the class part of
+        the output space: higher = more likely out of distribution.
+
+        As :meth:`HypersphericalClassifier.ood_score
+        <hsproto.HypersphericalClassifier.ood_score>`; the joint estimator has no
+        ``predict_proba`` and no ``proba_scale``, so "energy" and "msp" use the loss's
+        own logits and probabilities where it has them and otherwise (``hpn``)
+        ``10 * cos(z, p_k)``, the classifier's default ``proba_scale``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), tensor or torch Dataset
+        method : {"max_cosine", "energy", "msp", "norm", "kappa"}, default="max_cosine"
+            - "max_cosine": minus the largest cosine between the class part of the
+              embedding (its component orthogonal to the regression poles, in the
+              prototypes' subspace: what ``hpn`` classifies) and the class prototypes
+              (``prototypes_``).
+            - "energy": minus ``logsumexp`` of the class logits.
+            - "msp": minus the largest class probability (``softmax`` of the logits).
+            - "norm": minus the norm of the (whole) network output before it is
+              projected onto the sphere.
+            - "kappa": minus the vMF concentration of the embedding; only for a vmf loss.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 scores; thresholds do not carry over between methods or models.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``method``, or ``method="kappa"`` with a loss other than vmf.
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import JointEstimator
+        >>> X, label = load_iris(return_X_y=True)
+        >>> y = np.column_stack([label, X[:, 3]])    # class and petal width
+        >>> est = JointEstimator(max_epochs=5, random_state=0).fit(X[:, :3], y)
+        >>> est.ood_score(X[:4, :3], method="energy").shape
+        (4,)
+        """
+        fn = _ood_function(self, method, logits=self._class_logits, proba=self._class_proba,
+                           class_part=self._class_part)
+        return self._outputs(X, fn)
 
 
 def _joint_accuracy(y, y_pred):

@@ -100,6 +100,11 @@ class PrototypeLoss(nn.Module):
     def class_proba(self, z):
         return None
 
+    def class_logits(self, z):
+        """The logits of the loss's own probability model (n, K), or None when it has
+        none (the estimator then scales the class scores by ``proba_scale``)."""
+        return None
+
     def regression_output(self, z):
         return unit(z) @ self.poles.T
 
@@ -157,8 +162,11 @@ class ScaledSoftmaxLoss(PrototypeLoss):
         cos = unit(z) @ self.prototypes.T
         return soft_cross_entropy(self.logits(cos, target), target)
 
+    def class_logits(self, z):
+        return self.log_scale.exp() * self.class_scores(z)
+
     def class_proba(self, z):
-        return torch.softmax(self.log_scale.exp() * self.class_scores(z), dim=1)
+        return torch.softmax(self.class_logits(z), dim=1)
 
     def training_problem(self):
         beta = float(self.log_scale.detach().exp())

@@ -20,10 +20,10 @@ class ArcFaceLoss(ScaledSoftmaxLoss):
 
     Parameters
     ----------
-    margin : float or "auto", default="auto"
-        Angular margin m in radians. "auto": the layout's ``neighbour_angle`` phi when
-        the prototypes are a polytope with one (``simplex``, ``orthoplex``, ``cube``:
-        seed 004, derived, not tuned); otherwise 0.5 (ArcFace's usual value).
+    margin : float, "auto" or "polytope", default="auto"
+        Angular margin m in radians. "polytope": the layout's ``neighbour_angle`` phi
+        when the prototypes are a polytope with one (``simplex``, ``orthoplex``,
+        ``cube``: seed 004, derived, not tuned), otherwise 0.5. "auto": MARGIN_AUTO.
     warmup_epochs : int, default=0
         Epochs trained with m = 0 before the margin applies (seed 003).
     scale : float, default=30.0
@@ -37,11 +37,13 @@ class ArcFaceLoss(ScaledSoftmaxLoss):
                  learn_scale=False, param_lr_factor=10.0):
         super().__init__(layout, scale=scale, learn_scale=learn_scale,
                          param_lr_factor=param_lr_factor)
-        if margin == "auto":
+        if margin == "polytope":
+            margin = 0.5 if layout.neighbour_angle is None else layout.neighbour_angle
+        elif margin == "auto":
             margin = 0.5 if layout.neighbour_angle is None else layout.neighbour_angle
         if not (isinstance(margin, int | float) and 0 <= margin <= math.pi):
-            raise ValueError(f"margin must be 'auto' or an angle in [0, pi] radians, got "
-                             f"{margin!r}.")
+            raise ValueError(f"margin must be 'auto', 'polytope' or an angle in [0, pi] "
+                             f"radians, got {margin!r}.")
         if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) \
                 or warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}.")

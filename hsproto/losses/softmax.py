@@ -34,6 +34,9 @@ class SoftmaxLoss(PrototypeLoss):
     def class_scores(self, z):
         return self.classifier(z)
 
+    def class_logits(self, z):
+        return self.classifier(z)
+
     def class_proba(self, z):
         return self.classifier(z).softmax(dim=1)
 

@@ -112,6 +112,10 @@ class VMFLoss(PrototypeLoss):
         logits = self.log_scale.exp() * zs @ ws.transpose(1, 2)
         return logits.softmax(dim=-1).mean(dim=0)
 
+    def class_logits(self, z):
+        """The expected logits (:meth:`class_scores`); ``class_proba`` samples instead."""
+        return self.class_scores(z)
+
     def class_scores(self, z):
         """The logits of the mean embedding against the mean class vectors,
         ``beta E[w_k]^T E[z] = beta A_n(kappa_k) A_n(kappa) cos(z, mu_k)``: deterministic
