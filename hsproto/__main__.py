@@ -1,5 +1,10 @@
 """Command line: ``python -m hsproto demo``, ``python -m hsproto plugins`` and
-``python -m hsproto tune``."""
+``python -m hsproto tune``.
+
+Each subcommand imports what it needs when it runs (torch, skorch, optuna, the
+estimators), so ``--help`` and argument errors answer at once; ``import hsproto`` itself
+is lazy (tests/test_lazy_imports.py).
+"""
 
 from __future__ import annotations
 
@@ -76,8 +81,8 @@ def _tune_problem(dataset, n_samples, seed):
     """(X, y, estimator, score name) of a bundled data set, optionally subsampled."""
     import numpy as np
 
-    from . import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
     from .datasets import load_diabetes_data, load_digits_data, load_rotated_digits
+    from .estimators import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
 
     if dataset == "digits":
         (X, y), estimator, metric = load_digits_data(), HypersphericalClassifier(), "accuracy"

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 import signal
+import sys
 import threading
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
 from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 from torch import nn
@@ -212,6 +214,34 @@ class _LossEpoch(Callback):
         net.criterion_.loss.set_epoch(len(net.history) - 1)
 
 
+def _stdout_is_terminal():
+    """Whether ``sys.stdout`` is a terminal (False for a file, a pipe, a captured or
+    closed stream, or when the ``NO_COLOR`` environment variable is set)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except ValueError:                          # I/O operation on a closed file
+        return False
+
+
+class _PrintLog(PrintLog):
+    """skorch's epoch table (``verbose``), with the best values coloured only on a terminal.
+
+    skorch wraps each new best score in ANSI colour codes; in a log file, a pipe or a
+    notebook cell captured as text they are noise, so the table is plain unless the
+    output goes to ``print`` and ``sys.stdout`` is a terminal (checked at every epoch,
+    so redirecting stdout mid-fit takes effect).
+    """
+
+    def format_row(self, row, key, color):
+        if self.sink is print and _stdout_is_terminal():
+            return super().format_row(row, key, color)
+        # without its "<key>_best" flag the value is formatted but not highlighted
+        return super().format_row({key: row[key]}, key, color)
+
+
 class _Criterion(nn.Module):
     """Routes a batch target to the loss's classification and/or regression term.
 
@@ -289,9 +319,9 @@ def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_deca
     in_features = infer_out_features(backbone, sample)
     optimizer = OPTIMIZERS.get(optimizer, optimizer)
     extra = optimizer_params(optimizer, momentum, nesterov)
-    if not verbose:
-        # skorch's PrintLog formats a table every epoch even when it prints nothing
-        extra["callbacks__print_log"] = None
+    # the epoch table, plain off a terminal; none when quiet (skorch's PrintLog formats
+    # a table every epoch even when it prints nothing)
+    extra["callbacks__print_log"] = _PrintLog if verbose else None
     groups = []
     if backbone_lr is not None:
         groups.append(("backbone.*", {"lr": backbone_lr}))
