@@ -288,6 +288,12 @@ LONG_TAIL = {
     "hsproto balanced": hsproto_classifier(class_weight="balanced"),
     "hsproto balanced + mixup": hsproto_classifier(class_weight="balanced",
                                                    mixing="mixup"),
+    "hsproto cosine balanced": hsproto_classifier(loss="cosine", class_weight="balanced"),
+    "hsproto cosine logit_adjustment=1": hsproto_classifier(loss="cosine",
+                                                            logit_adjustment=1.0),
+    "hsproto mce logit_adjustment=1": hsproto_classifier(loss="mce", logit_adjustment=1.0),
+    "hsproto arcface logit_adjustment=1": hsproto_classifier(
+        loss="arcface", loss_params={"margin": 0.5}, logit_adjustment=1.0),
 }
 
 

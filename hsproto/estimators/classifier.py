@@ -79,6 +79,14 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     callbacks : list of skorch callbacks or (name, callback), default=None
     class_weight : None, "balanced" or dict, default=None
         Weights samples by class (inverse frequency for "balanced").
+    logit_adjustment : float, default=None
+        Logit-adjusted training for imbalanced classes (Menon et al., 2021, "Long-tail
+        learning via logit adjustment"): ``logit_adjustment * log(prior_k)`` (the
+        training class frequencies) is added to the training logits, so that the
+        network's plain logits at prediction target balanced accuracy; 1.0 is the
+        paper's choice. For losses trained by cross-entropy over logits (``mce``,
+        ``cosine``, ``arcface``, ``softmax``); use it instead of, not with,
+        ``class_weight="balanced"``.
     proba_scale : float or "auto", default=10.0
         For losses without a probability model of their own (``hpn``, ``mce``),
         ``predict_proba`` is ``softmax(proba_scale * cos(z, p_k))``: cosines lie in
@@ -187,6 +195,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     _parameter_constraints: ClassVar[dict] = {
         **HypersphericalBase._parameter_constraints,
         "class_weight": [Options(None, "balanced"), Type(dict, describe="a dict")],
+        "logit_adjustment": [Options(None), Interval(float, 0, None, closed="left")],
         "proba_scale": [Interval(float, 0, None, closed="neither"), Options("auto")],
         "assignment": [Options("static", "dynamic")],
         "assignment_params": [Options(None), Type(dict, describe="a dict")],
@@ -199,7 +208,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  device="cpu", random_state=None, verbose=0, callbacks=None,
-                 class_weight=None, proba_scale=10.0, assignment="static",
+                 class_weight=None, logit_adjustment=None, proba_scale=10.0,
+                 assignment="static",
                  assignment_params=None, mixing=None, mixing_alpha=1.0,
                  predict_batch_size="auto", augment=None, preprocess=None, num_workers=0,
                  lr_schedule=None, lr_schedule_params=None, warmup_epochs=0, momentum=None,
@@ -219,6 +229,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                          warmup_epochs=warmup_epochs, momentum=momentum, nesterov=nesterov,
                          backbone_lr=backbone_lr, precision=precision, compile=compile)
         self.class_weight = class_weight
+        self.logit_adjustment = logit_adjustment
         self.proba_scale = proba_scale
         self.assignment = assignment
         self.assignment_params = assignment_params
@@ -240,6 +251,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                   else compute_sample_weight(self.class_weight, y))
         weight = prepare_sample_weight(sample_weight, X, factor)
         state = {"classes_": encoder.classes_}
+        counts = np.bincount(codes, minlength=len(encoder.classes_))
+        self._class_prior = counts / counts.sum()
         return as_float32(X), codes.astype(np.int64), weight, state
 
     def _default_n_dims(self, state):
@@ -297,6 +310,12 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         return [("assignment", _assignment(self.assignment_params))]
 
     def _check_loss(self, loss):
+        if self.logit_adjustment is not None:
+            if not loss.logit_adjustable:
+                raise ValueError(f"logit_adjustment needs a loss trained by cross-entropy "
+                                 f"over logits ('mce', 'cosine', 'arcface', 'softmax'); "
+                                 f"loss {self.loss!r} has none.")
+            loss.set_logit_offset(self.logit_adjustment * np.log(self._class_prior))
         if self.assignment == "dynamic" and not loss.fixed_prototypes:
             raise ValueError(f"assignment='dynamic' needs fixed prototypes; loss "
                              f"{self.loss!r} learns its class directions.")

@@ -63,6 +63,9 @@ class PrototypeLoss(nn.Module):
     fixed_prototypes = True
     param_lr_factor = 1.0
     sampled_proba = False
+    #: trains a cross-entropy over logits, so that logit adjustment applies
+    logit_adjustable = False
+    logit_offset = None
 
     def __init__(self, layout):
         super().__init__()
@@ -114,6 +117,20 @@ class PrototypeLoss(nn.Module):
     def current_prototypes(self):
         return self.prototypes
 
+    def set_logit_offset(self, offset):
+        """Add ``offset`` (K,) to the training logits (logit adjustment, Menon et al.
+        2021: ``tau * log(class prior)``); inference is unchanged. None removes it."""
+        if not self.logit_adjustable:
+            raise ValueError(f"{type(self).__name__} has no training logits to adjust.")
+        self.logit_offset = None if offset is None else torch.as_tensor(
+            offset, dtype=torch.float32)
+
+    def adjusted(self, logits):
+        """``logits`` plus the logit offset (training only)."""
+        if self.logit_offset is None:
+            return logits
+        return logits + self.logit_offset.to(device=logits.device, dtype=logits.dtype)
+
     def set_epoch(self, epoch):
         self.epoch = int(epoch)
 
@@ -142,6 +159,7 @@ class ScaledSoftmaxLoss(PrototypeLoss):
     """
 
     tasks = ("classification",)
+    logit_adjustable = True
 
     def __init__(self, layout, *, scale=1.0, learn_scale=True, param_lr_factor=10.0):
         super().__init__(layout)
@@ -160,7 +178,7 @@ class ScaledSoftmaxLoss(PrototypeLoss):
 
     def classification(self, z, target):
         cos = unit(z) @ self.prototypes.T
-        return soft_cross_entropy(self.logits(cos, target), target)
+        return soft_cross_entropy(self.adjusted(self.logits(cos, target)), target)
 
     def class_logits(self, z):
         return self.log_scale.exp() * self.class_scores(z)

@@ -13,6 +13,7 @@ class MCELoss(PrototypeLoss):
     distribution directly."""
 
     tasks = ("classification",)
+    logit_adjustable = True
 
     def classification(self, z, target):
-        return soft_cross_entropy(unit(z) @ self.prototypes.T, target)
+        return soft_cross_entropy(self.adjusted(unit(z) @ self.prototypes.T), target)

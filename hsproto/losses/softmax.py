@@ -22,6 +22,7 @@ class SoftmaxLoss(PrototypeLoss):
 
     tasks = ("classification",)
     fixed_prototypes = False
+    logit_adjustable = True
 
     def __init__(self, layout, *, bias=True):
         super().__init__(layout)
@@ -29,7 +30,7 @@ class SoftmaxLoss(PrototypeLoss):
         self.classifier = nn.Linear(n_dims, n_classes, bias=bias)
 
     def classification(self, z, target):
-        return soft_cross_entropy(self.classifier(z), target)
+        return soft_cross_entropy(self.adjusted(self.classifier(z)), target)
 
     def class_scores(self, z):
         return self.classifier(z)
