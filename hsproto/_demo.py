@@ -98,26 +98,25 @@ def joint_demo(picture, random_state=0):
 
 
 def save_sphere_picture(est, X, y, path):
-    """The HPN Fig. 5 view: test embeddings on S^2 by class and by rotation angle."""
+    """The HPN Fig. 5 view with :mod:`hsproto.plotting`: test embeddings on S^2 by digit
+    (a discrete legend) and by rotation angle (a colour bar), the pole axis vertical;
+    and the training curve."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    z = est.transform(X)
-    fig = plt.figure(figsize=(11, 5))
-    for i, (colour, title, cmap) in enumerate([(y[:, 0], "coloured by digit", "tab10"),
-                                               (y[:, 1], "coloured by angle (deg)",
-                                                "viridis")]):
-        ax = fig.add_subplot(1, 2, i + 1, projection="3d")
-        # pole axis (first output axis) drawn vertically
-        points = ax.scatter(z[:, 1], z[:, 2], z[:, 0], c=colour, cmap=cmap, s=6)
-        ax.set_title(title)
-        ax.set_xlabel("class plane x")
-        ax.set_ylabel("class plane y")
-        ax.set_zlabel("rotation axis")
-        fig.colorbar(points, ax=ax, shrink=0.6)
-    fig.suptitle("JointEstimator embeddings of rotated digits on S^2")
+    from .plotting import SphereDisplay, TrainingCurvesDisplay
+
+    fig = plt.figure(figsize=(16, 5))
+    by_digit = fig.add_subplot(1, 3, 1, projection="3d")
+    by_angle = fig.add_subplot(1, 3, 2, projection="3d")
+    SphereDisplay.from_estimator(est, X, y[:, 0].astype(int), target_type="discrete",
+                                 ax=by_digit, name="by digit")
+    SphereDisplay.from_estimator(est, X, y[:, 1], target_type="continuous",
+                                 y_label="angle (deg)", ax=by_angle, name="by angle")
+    TrainingCurvesDisplay.from_estimator(est, ax=fig.add_subplot(1, 3, 3))
+    fig.suptitle("JointEstimator on rotated digits: embeddings on S^2, training loss")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
