@@ -295,6 +295,15 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> clf.classes_
+        array([0, 1, 2])
         """
         try:
             return self._fit(X, y, sample_weight)
@@ -541,6 +550,16 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_dims_)
             The direction of each sample's network output.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> Z = clf.transform(X[:3])
+        >>> Z.shape, bool(np.allclose(np.linalg.norm(Z, axis=1), 1.0))
+        ((3, 2), True)
         """
         return self._outputs(X, lambda loss, z: unit(z))
 
@@ -558,11 +577,42 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> bool((clf.embedding_norm(X[:3]) > 0).all())
+        True
         """
         return self._outputs(X, lambda loss, z: loss.concentration(z))
 
     def get_feature_names_out(self, input_features=None):
-        """``["<estimator>0", "<estimator>1", ...]`` for the ``n_dims_`` embedding axes."""
+        """Names of the ``n_dims_`` embedding axes (the columns of :meth:`transform`).
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Ignored (the output names do not depend on the input's); for the
+            scikit-learn API.
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_dims_,)
+            ``["<estimator>0", "<estimator>1", ...]``, e.g. in a ``Pipeline`` with
+            ``set_output(transform="pandas")``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> clf.get_feature_names_out().tolist()
+        ['hypersphericalclassifier0', 'hypersphericalclassifier1']
+        """
         check_is_fitted(self)
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(self.n_dims_)], dtype=object)

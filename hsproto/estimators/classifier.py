@@ -356,6 +356,15 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
             The cosine to each prototype for the prototype losses (``softmax``: the
             logits; ``vmf``: the expected logits of the mean directions); for two
             classes ``score_1 - score_0``. ``predict`` is their argmax.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> clf.decision_function(X[:2]).shape
+        (2, 3)
         """
         scores = self._outputs(X, lambda loss, z: loss.class_scores(z))
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
@@ -374,6 +383,16 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
             (``cosine``, ``arcface``, ``softmax``; ``vmf``: a Monte-Carlo estimate),
             else ``softmax(proba_scale * cos(z, p_k))``. Rows sum to 1 (to float32
             precision, about 1e-7).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> proba = clf.predict_proba(X[:2])
+        >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1.0))
+        ((2, 3), True)
         """
         return self._outputs(X, self._proba)
 
@@ -389,6 +408,15 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         ndarray of shape (n_samples,)
             Values of ``classes_``: the argmax of ``decision_function`` (and, except for
             ``vmf``'s sampled probabilities, of ``predict_proba``).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> clf.predict(X[:2]).shape
+        (2,)
         """
         codes = self._outputs(X, lambda loss, z: loss.class_scores(z).argmax(dim=1))
         return self.classes_[codes]
@@ -406,6 +434,15 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         Returns
         -------
         float
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import HypersphericalClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = HypersphericalClassifier(max_epochs=5, random_state=0).fit(X, y)
+        >>> 0.0 <= clf.score(X, y) <= 1.0
+        True
         """
         return super().score(X, self._score_target(X, y), sample_weight)
 

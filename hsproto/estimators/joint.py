@@ -118,15 +118,76 @@ class JointEstimator(HypersphericalBase):
         return self.classes_[codes], unscale_targets(r, self.y_min_, self.y_max_)
 
     def predict_classes(self, X):
-        """Predicted class labels, shape (n_samples,)."""
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), tensor or torch Dataset
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Values of ``classes_``: the class of the nearest prototype.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import JointEstimator
+        >>> X, y = load_iris(return_X_y=True)
+        >>> Y = np.c_[y, X[:, 3]]                  # species and petal width
+        >>> est = JointEstimator(max_epochs=5, random_state=0).fit(X[:, :3], Y)
+        >>> est.predict_classes(X[:3, :3]).shape
+        (3,)
+        """
         return self._parts(X)[0]
 
     def predict_values(self, X):
-        """Predicted regression targets, shape (n_samples, n_targets)."""
+        """Predicted regression targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), tensor or torch Dataset
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_targets)
+            Each target interpolated between its poles, within the training range.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import JointEstimator
+        >>> X, y = load_iris(return_X_y=True)
+        >>> Y = np.c_[y, X[:, 3]]                  # species and petal width
+        >>> est = JointEstimator(max_epochs=5, random_state=0).fit(X[:, :3], Y)
+        >>> est.predict_values(X[:3, :3]).shape
+        (3, 1)
+        """
         return self._parts(X)[1]
 
     def predict(self, X):
-        """``[class label, target_1 .. target_T]`` per sample, like the training y."""
+        """``[class label, target_1 .. target_T]`` per sample, like the training y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), tensor or torch Dataset
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 1 + n_targets)
+            Column 0: :meth:`predict_classes`; the others: :meth:`predict_values`
+            (an object array when the labels are not numbers).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import JointEstimator
+        >>> X, y = load_iris(return_X_y=True)
+        >>> Y = np.c_[y, X[:, 3]]                  # species and petal width
+        >>> est = JointEstimator(max_epochs=5, random_state=0).fit(X[:, :3], Y)
+        >>> est.predict(X[:3, :3]).shape
+        (3, 2)
+        """
         classes, values = self._parts(X)
         numeric = np.issubdtype(np.asarray(classes).dtype, np.number)
         out = np.empty((len(classes), 1 + values.shape[1]),
@@ -135,8 +196,30 @@ class JointEstimator(HypersphericalBase):
         return out
 
     def score(self, X, y=None, sample_weight=None):
-        """Mean of classification accuracy and regression R^2 (uniform over targets);
-        ``y=None`` reads the ``[label, targets...]`` rows from a Dataset X."""
+        """Mean of classification accuracy and regression R^2 (uniform over targets).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), tensor or torch Dataset
+        y : array-like of shape (n_samples, 1 + n_targets), default=None
+            ``[label, targets...]`` rows; None reads them from a Dataset X.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+            ``(accuracy + R^2) / 2``; :func:`joint_scorers` gives them apart.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from hsproto import JointEstimator
+        >>> X, y = load_iris(return_X_y=True)
+        >>> Y = np.c_[y, X[:, 3]]                  # species and petal width
+        >>> est = JointEstimator(max_epochs=5, random_state=0).fit(X[:, :3], Y)
+        >>> -1.0 <= est.score(X[:, :3], Y) <= 1.0
+        True
+        """
         labels, values = split_joint_target(self._score_target(X, y))
         classes, pred = self._parts(X)
         return 0.5 * (accuracy_score(labels, classes, sample_weight=sample_weight)

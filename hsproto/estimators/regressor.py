@@ -96,6 +96,16 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         ndarray of shape (n_samples,) or (n_samples, n_targets)
             ``v_l + (cos(z, p_u) + 1) / 2 (v_u - v_l)`` per target: within the training
             range for the ``hpn`` loss.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from hsproto import HypersphericalRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> reg = HypersphericalRegressor(max_epochs=5, random_state=0).fit(X, y)
+        >>> pred = reg.predict(X[:3])
+        >>> pred.shape, bool(((pred >= y.min()) & (pred <= y.max())).all())
+        ((3,), True)
         """
         r = self._outputs(X, lambda loss, z: loss.regression_output(z))
         y = unscale_targets(r, self.y_min_, self.y_max_)
@@ -114,6 +124,15 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         Returns
         -------
         float
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from hsproto import HypersphericalRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> reg = HypersphericalRegressor(max_epochs=5, random_state=0).fit(X, y)
+        >>> reg.score(X, y) <= 1.0
+        True
         """
         return super().score(X, self._score_target(X, y), sample_weight)
 
