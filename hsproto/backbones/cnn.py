@@ -20,6 +20,8 @@ class SmallCNN(nn.Sequential):
     hidden : int, default=128
     dropout : float, default=0.0
 
+    Notes
+    -----
     The convolutions run in the channels-last memory format (weights and activations),
     which oneDNN's CPU kernels run faster than NCHW for this network (CPU, 1 or 2 threads:
     about 20-35 % less time per epoch on 8x8 and 32x32 images; not measured on a GPU,

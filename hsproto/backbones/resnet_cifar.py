@@ -73,6 +73,8 @@ class CifarResNet(nn.Module):
         subsamples the identity with stride 2 and zero-pads the new channels, with no
         parameters; "B" projects with a strided 1x1 convolution and batch norm.
 
+    Notes
+    -----
     Convolutions get Kaiming-normal initialisation (fan-out, ReLU), batch norms weight 1
     and bias 0. Weights and activations use the channels-last memory format, which
     oneDNN's CPU kernels run faster than NCHW here (ResNet-20, forward + backward of 128

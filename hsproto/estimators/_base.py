@@ -548,7 +548,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_dims_)
+        ndarray of shape (n_samples, ``n_dims_``)
             The direction of each sample's network output.
 
         Examples

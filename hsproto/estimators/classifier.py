@@ -152,15 +152,10 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         ``torch.compile`` the network through skorch (a dict: its arguments, e.g.
         ``{"mode": "max-autotune"}``).
 
-    Inputs: ``X`` may be a numpy array or DataFrame, a torch tensor (CPU or CUDA: it stays
-    on its device), a torch ``Dataset`` of ``(x, y)`` items (``y=None``; e.g.
-    torchvision's ``ImageFolder``), or uint8 images (n, C, H, W), scaled to [0, 1] per
-    batch.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-    prototypes_ : ndarray of shape (n_classes, n_dims_)
+    prototypes_ : ndarray of shape (n_classes, ``n_dims_``)
         Row i is the prototype of ``classes_[i]`` (after any dynamic assignment; the
         learned directions for ``softmax``).
     layout_ : hsproto.Layout
@@ -170,7 +165,7 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         With ``proba_scale="auto"``: the fitted factor of the logits.
     n_dims_ : int
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Defined only when X has string feature names.
     net_ : skorch.NeuralNet
     history_ : skorch.History
@@ -178,6 +173,12 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         Third-party plugins (and classes from outside hsproto) the model needs to be
         unpickled: ``param``, ``group``, ``name``, ``distribution``, ``version``,
         ``module``. Loading where one is missing raises ``hsproto.PluginError`` naming it.
+
+    Notes
+    -----
+    ``X`` may be a numpy array or DataFrame, a torch tensor (CPU or CUDA: it stays on its
+    device), a torch ``Dataset`` of ``(x, y)`` items (``y=None``; e.g. torchvision's
+    ``ImageFolder``), or uint8 images (n, C, H, W), scaled to [0, 1] per batch.
 
     Examples
     --------

@@ -76,9 +76,15 @@ class JointEstimator(HypersphericalBase):
 
     Attributes
     ----------
-    classes_, prototypes_ (n_classes, n_dims_), poles_ (n_targets, n_dims_), layout_,
-    y_min_, y_max_, n_dims_, n_features_in_, net_, history_, plugins_ (see
-    HypersphericalClassifier)
+    classes_ : ndarray of shape (n_classes,)
+    prototypes_ : ndarray of shape (n_classes, ``n_dims_``)
+        Class prototypes, in the complement of the poles.
+    poles_ : ndarray of shape (n_targets, ``n_dims_``)
+        Upper regression poles (the lower ones are their negatives).
+    y_min_, y_max_ : ndarray of shape (n_targets,)
+        The interpolation bounds of the targets.
+    layout_, n_dims_, n_features_in_, net_, history_, plugins_
+        As for :class:`HypersphericalClassifier`.
     """
 
     _task = "joint"

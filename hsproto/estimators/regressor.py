@@ -37,13 +37,14 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
 
     Attributes
     ----------
-    poles_ : ndarray of shape (n_targets, n_dims_)
+    poles_ : ndarray of shape (n_targets, ``n_dims_``)
         Upper poles; the lower poles are their negatives.
     layout_ : hsproto.Layout
         The output space (the poles).
     y_min_, y_max_ : ndarray of shape (n_targets,)
         The interpolation bounds ``v_l`` and ``v_u`` (training min and max).
-    n_dims_, n_features_in_, net_, history_, plugins_ (see HypersphericalClassifier)
+    n_dims_, n_features_in_, net_, history_, plugins_
+        As for :class:`HypersphericalClassifier`.
 
     Examples
     --------

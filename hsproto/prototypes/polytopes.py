@@ -117,7 +117,7 @@ class CubeStrategy(PrototypeStrategy):
 
 
 class OneHotStrategy(PrototypeStrategy):
-    """Standard basis vectors ``e_1 .. e_K`` (needs ``n_dims >= n_classes``)."""
+    """Standard basis vectors ``e_1``, ..., ``e_K`` (needs ``n_dims >= n_classes``)."""
 
     name = "one_hot"
 

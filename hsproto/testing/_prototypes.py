@@ -32,17 +32,19 @@ def check_prototype_strategy(strategy, *, params=None, sizes=_SIZES):
     sizes : sequence of (n_classes, n_dims)
         Sizes to try; the strategy must support at least one of them.
 
-    Checks: ``supports`` answers True or False (never raises) and the sizes it refuses
-    make ``generate`` raise ``ValueError``;
-    supported sizes give a float64 ``(n_classes, n_dims)`` array of finite, unit-norm,
-    distinct rows; the same ``random_state`` gives the same array and the global
-    numpy/torch/random generators are left alone; invalid sizes raise; the strategy
-    pickles; :func:`hsproto.make_prototypes` accepts it.
-
     Raises
     ------
     ContractError
         Naming the failed step and what to fix.
+
+    Notes
+    -----
+    The checks: ``supports`` answers True or False (never raises) and the sizes it
+    refuses make ``generate`` raise ``ValueError``; supported sizes give a float64
+    ``(n_classes, n_dims)`` array of finite, unit-norm, distinct rows; the same
+    ``random_state`` gives the same array and the global numpy/torch/random generators
+    are left alone; invalid sizes raise; the strategy pickles;
+    :func:`hsproto.make_prototypes` accepts it.
     """
     obj, ck = start("prototypes", strategy, "prototype strategy")
     if isinstance(strategy, str):
