@@ -298,11 +298,15 @@ LONG_TAIL = {
 
 
 # ------------------------------------------------------------------ running
-def _fold_job(kind, problem_name, model_name, make, repeat, fold, train, test):
+def _fold_job(key, kind, problem_name, make, repeat, fold, train, test):
     """Fit one model on one fold; (score, balanced accuracy or None, fit seconds)."""
+    import warnings
+
     import torch
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, r2_score
     torch.set_num_threads(1)
+    warnings.simplefilter("ignore", ConvergenceWarning)    # MLP peers at max_iter
     X, y = (CLASSIFICATION if kind == "classification" else REGRESSION)[problem_name]()
     if kind == "classification":
         y = np.unique(y, return_inverse=True)[1]
@@ -314,9 +318,9 @@ def _fold_job(kind, problem_name, model_name, make, repeat, fold, train, test):
     elapsed = time.perf_counter() - start
     pred = model.predict(X[test])
     if kind == "classification":
-        return (accuracy_score(y[test], pred), balanced_accuracy_score(y[test], pred),
-                elapsed)
-    return r2_score(y[test], pred), None, elapsed
+        return key, (accuracy_score(y[test], pred), balanced_accuracy_score(y[test], pred),
+                     elapsed)
+    return key, (r2_score(y[test], pred), None, elapsed)
 
 
 def _folds(kind, X, y, repeats):
@@ -328,12 +332,13 @@ def _folds(kind, X, y, repeats):
             yield repeat, fold, train, test
 
 
-def run(sections, repeats, jobs, problems=None):
+def run(sections, repeats, jobs, problems=None, out=None):
     """Cross-validate every (section, problem, model); results as nested dicts of per-fold
     lists: ``results[section][problem][model] = {"score": [...], "balanced": [...],
-    "time": [...]}``."""
+    "time": [...]}``. With ``out``, the results so far are rewritten to that JSON file
+    after every fit (a long run can be read before it ends)."""
     from joblib import Parallel, delayed
-    tasks, keys = [], []
+    tasks = []
     for section, kind, table, models in sections:
         for name, load in table.items():
             if problems and name not in problems:
@@ -341,21 +346,27 @@ def run(sections, repeats, jobs, problems=None):
             X, y = load()
             for model_name, make in models.items():
                 for repeat, fold, train, test in _folds(kind, X, y, repeats):
-                    tasks.append(delayed(_fold_job)(kind, name, model_name, make, repeat,
-                                                    fold, train, test))
-                    keys.append((section, name, model_name))
+                    key = (section, name, model_name)
+                    tasks.append(delayed(_fold_job)(key, kind, name, make, repeat, fold,
+                                                    train, test))
     print(f"{len(tasks)} fits in {jobs} processes", flush=True)
     start = time.perf_counter()
-    outputs = Parallel(n_jobs=jobs, verbose=0)(tasks)
-    print(f"done in {time.perf_counter() - start:.0f} s", flush=True)
-    results = defaultdict(lambda: defaultdict(lambda: defaultdict(
-        lambda: {"score": [], "balanced": [], "time": []})))
-    for (section, name, model_name), (score, balanced, elapsed) in zip(keys, outputs, strict=True):
-        cell = results[section][name][model_name]
+    results = {}
+    done = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)
+    for i, ((section, name, model_name), (score, balanced, elapsed)) in enumerate(done):
+        cell = results.setdefault(section, {}).setdefault(name, {}).setdefault(
+            model_name, {"score": [], "balanced": [], "time": []})
         cell["score"].append(float(score))
         cell["balanced"].append(None if balanced is None else float(balanced))
         cell["time"].append(float(elapsed))
-    return json.loads(json.dumps(results))
+        if out:
+            with open(out, "w") as f:
+                json.dump(results, f)
+        if (i + 1) % 50 == 0:
+            print(f"  {i + 1}/{len(tasks)} fits, {time.perf_counter() - start:.0f} s",
+                  flush=True)
+    print(f"done in {time.perf_counter() - start:.0f} s", flush=True)
+    return results
 
 
 def mean_ranks(table, models):
@@ -483,10 +494,7 @@ def main(argv=None):
           f"thread")
     for name, doc in PROBLEMS_DOC.items():
         print(f"  {name:<18} {doc}")
-    results = run(sections, repeats, args.jobs, args.problems)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f)
+    results = run(sections, repeats, args.jobs, args.problems, args.out)
     report(results)
     return results
 
