@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/python -m hsproto demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check hsproto tests benchmarks plugins docs
+	$(BIN)/ruff check hsproto tests benchmarks plugins docs notebooks
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
