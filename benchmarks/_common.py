@@ -59,10 +59,11 @@ class HeadNet(torch.nn.Module):
     """A hsproto backbone ("mlp" or "cnn", default parameters) followed by a linear
     output layer: the learnable-classifier (or regression) peer of the same shape."""
 
-    def __init__(self, backbone="mlp", input_shape=(64,), n_outputs=10):
+    def __init__(self, backbone="mlp", input_shape=(64,), n_outputs=10, backbone_params=None):
         super().__init__()
         from hsproto.backbones import MLP, SmallCNN, infer_out_features
-        self.backbone = (MLP if backbone == "mlp" else SmallCNN)(tuple(input_shape))
+        self.backbone = (MLP if backbone == "mlp" else SmallCNN)(tuple(input_shape),
+                                                                 **(backbone_params or {}))
         width = infer_out_features(self.backbone, torch.zeros(2, *input_shape))
         self.fc = torch.nn.Linear(width, n_outputs)
         self.n_outputs = n_outputs
@@ -114,11 +115,12 @@ def _skorch(base, backbone, **params):
                         verbose=0, **params)
 
 
-def skorch_classifier(backbone="mlp", n_classes=None, class_weight=False):
+def skorch_classifier(backbone="mlp", n_classes=None, class_weight=False,
+                      backbone_params=None):
     """A skorch cross-entropy net of hsproto's shape (Adam 1e-3, 100 epochs, batch 128)."""
     from skorch import NeuralNetClassifier
     return _skorch(NeuralNetClassifier, backbone, criterion=torch.nn.CrossEntropyLoss,
-                   class_weight=class_weight)
+                   class_weight=class_weight, module__backbone_params=backbone_params)
 
 
 def skorch_regressor(backbone="mlp"):

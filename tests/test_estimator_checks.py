@@ -11,8 +11,22 @@ _SW = ("zero weights and repeated rows change mini-batch composition and the num
        "SGD steps, so weighted and repeated data give different (not equivalent) fits")
 _F32 = ("the network computes in float32: outputs on a subset differ from the full "
         "batch by ~1e-6 (BLAS blocking depends on batch size); the check demands 1e-7")
-_COMMON = {"check_sample_weight_equivalence_on_dense_data": _SW,
-           "check_methods_subset_invariance": _F32}
+_COMMON = {"check_sample_weight_equivalence_on_dense_data": _SW}
+# within 1e-7 or not depending on the trained weights: an expected failure when it fails,
+# not a strict xfail (see _run_check)
+_TOLERATED = {"check_methods_subset_invariance": _F32}
+
+
+def _run_check(check):
+    name = getattr(check, "func", check).__name__
+    if name not in _TOLERATED:
+        return check
+    def tolerated(estimator):
+        try:
+            check(estimator)
+        except AssertionError:
+            pytest.xfail(_TOLERATED[name])
+    return tolerated
 EXPECTED_FAILURES = {"HypersphericalClassifier": _COMMON, "HypersphericalRegressor": _COMMON}
 
 
@@ -34,7 +48,7 @@ ESTIMATORS = [
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks,
                          xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
-    check(estimator)
+    _run_check(check)(estimator)
 
 
 # JointEstimator's y is (n, 1 + n_targets): [label, targets]. scikit-learn's generic
@@ -71,7 +85,7 @@ JOINT_CONFIGS = [
 @parametrize_with_checks(JOINT_CONFIGS, expected_failed_checks=expected_failed_checks,
                          xfail_strict=True)
 def test_joint_estimator_sklearn_compatible(estimator, check):
-    check(estimator)
+    _run_check(check)(estimator)
 
 
 def test_joint_check_adapter_only_reshapes_y():

@@ -172,7 +172,9 @@ def test_sgd_lr_robustness(reg_data):
 
 def test_joint_estimator(joint_data):
     X, y = joint_data
-    est = JointEstimator(max_epochs=40, random_state=0, n_dims=3).fit(X, y)
+    # the mechanics, without the default dropout (which needs more epochs here)
+    est = JointEstimator(max_epochs=40, random_state=0, n_dims=3,
+                         module_params={"dropout": 0.0}).fit(X, y)
     assert est.prototypes_.shape == (5, 3) and est.poles_.shape == (1, 3)
     np.testing.assert_allclose(est.prototypes_ @ est.poles_.T, 0, atol=1e-12)
     pred = est.predict(X)
@@ -319,7 +321,8 @@ def test_unfitted(make, blobs):
     ({"callbacks": ["not a callback"]}, "'callbacks' .* list of skorch callbacks"),
     ({"proba_scale": 0.0}, "'proba_scale' parameter .* must be a finite number > 0"),
     ({"proba_scale": float("nan")}, "'proba_scale'"),
-    ({"loss_params": {"margin": 0.3}}, "Invalid loss_params \\['margin'\\] for loss 'hpn'"),
+    ({"loss": "hpn", "loss_params": {"margin": 0.3}},
+     "Invalid loss_params \\['margin'\\] for loss 'hpn'"),
     ({"prototype_params": {"steps": 3}, "prototypes": "simplex"}, "accepts none"),
     ({"predict_batch_size": 0}, "'predict_batch_size'"),
 ])

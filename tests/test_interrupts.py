@@ -57,7 +57,7 @@ def test_callbacks_still_stop_training_the_skorch_way(data):
     X, y = data
     clf = HypersphericalClassifier(max_epochs=50, callbacks=[_StopAt()], random_state=0)
     assert len(clf.fit(X, y).history_) == 2
-    stopped = HypersphericalClassifier(max_epochs=500, early_stopping=True,
+    stopped = HypersphericalClassifier(max_epochs=500, early_stopping=True, loss="hpn",
                                        n_iter_no_change=2, lr=0.5, random_state=0)
     assert len(stopped.fit(X, y).history_) < 500
 

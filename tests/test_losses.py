@@ -100,17 +100,20 @@ def test_arcface_target_logit_is_continuous_and_decreasing():
 @pytest.mark.parametrize(("strategy", "k", "d", "angle"), [
     ("simplex", 5, 4, math.acos(-1 / 4)), ("orthoplex", 6, 3, math.pi / 2),
     ("cube", 8, 3, math.acos(1 / 3)), ("separation", 5, 4, 0.5)])
-def test_arcface_default_margin_is_the_polytope_neighbour_angle(strategy, k, d, angle):
+def test_arcface_polytope_margin_is_the_neighbour_angle(strategy, k, d, angle):
     layout = make_layout(d, n_classes=k, strategy=strategy, random_state=0)
     assert layout.strategy == strategy
-    assert ArcFaceLoss(layout).margin == pytest.approx(angle)
+    assert ArcFaceLoss(layout, margin="polytope").margin == pytest.approx(angle)
+    # the default ("auto") is 0.5 whatever the placement: the suite's choice
+    assert ArcFaceLoss(layout).margin == 0.5
 
 
 def test_arcface_reads_the_angle_of_the_placement_auto_chose():
     layout = make_layout(4, n_classes=5, strategy="auto")     # auto places a simplex
     assert (layout.strategy, layout.neighbour_angle) == ("simplex", math.acos(-1 / 4))
-    assert ArcFaceLoss(layout).margin == layout.neighbour_angle
-    assert ArcFaceLoss(make_layout(2, n_classes=5)).margin == 0.5      # polygon: no angle
+    assert ArcFaceLoss(layout, margin="polytope").margin == layout.neighbour_angle
+    polygon = make_layout(2, n_classes=5)                             # no neighbour angle
+    assert ArcFaceLoss(polygon, margin="polytope").margin == 0.5
 
 
 def test_set_layout_is_the_one_way_to_change_the_prototypes():

@@ -63,7 +63,7 @@ def test_every_parameter_is_checked_before_any_placement(make, data, monkeypatch
 
 
 @pytest.mark.parametrize(("params", "match"), [
-    ({"proba_scale": -1.0}, "'proba_scale' parameter .* finite number > 0. Got -1.0"),
+    ({"proba_scale": -1.0}, "'proba_scale' parameter .* finite number > 0 or 'auto'. Got -1.0"),
     ({"proba_scale": math.inf}, "'proba_scale'"),
     ({"lr": True}, "'lr' parameter"),
     ({"batch_size": 2.5}, "'batch_size' parameter .* an integer >= 1"),

@@ -27,7 +27,7 @@ def _lrs(est):
 
 def test_step_schedule_with_warmup_in_history(digits):
     X, y = digits
-    clf = _clf(max_epochs=8, lr=0.1, optimizer="sgd", lr_schedule="step",
+    clf = _clf(max_epochs=8, lr=0.1, optimizer="sgd", lr_schedule="step", loss="hpn",
                lr_schedule_params={"milestones": [5, 7], "gamma": 0.1},
                warmup_epochs=2).fit(X, y)
     np.testing.assert_allclose(_lrs(clf), [0.1 / 3, 0.2 / 3, 0.1, 0.1, 0.1, 0.01, 0.01,
@@ -36,7 +36,8 @@ def test_step_schedule_with_warmup_in_history(digits):
 
 def test_step_schedule_defaults_to_hpn_fractions(digits):
     X, y = digits
-    clf = _clf(max_epochs=10, lr=0.1, optimizer="sgd", lr_schedule="step").fit(X, y)
+    clf = _clf(max_epochs=10, lr=0.1, optimizer="sgd", lr_schedule="step",
+               loss="hpn").fit(X, y)
     # HPN: ÷10 at 100 and 200 of 250 epochs -> at 4 and 8 of 10
     np.testing.assert_allclose(_lrs(clf), [0.1] * 4 + [0.01] * 4 + [0.001] * 2, rtol=1e-6)
 
@@ -90,7 +91,7 @@ def test_schedule_errors(digits):
 def test_momentum_nesterov_and_backbone_lr(digits):
     X, y = digits
     clf = _clf(max_epochs=1, optimizer="sgd", momentum=0.8, nesterov=True,
-               backbone_lr=1e-4).fit(X, y)
+               backbone_lr=1e-4, loss="hpn").fit(X, y)       # no learned-scale group
     groups = clf.net_.optimizer_.param_groups
     assert all(g["momentum"] == 0.8 and g["nesterov"] for g in groups)
     lrs = sorted(g["lr"] for g in groups)
@@ -148,3 +149,15 @@ def test_scheduled_model_pickles_and_refits(digits):
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(loaded.decision_function(X), clf.decision_function(X))
     np.testing.assert_allclose(_lrs(loaded.fit(X, y)), _lrs(clf))
+
+
+def test_history_lr_is_the_heads_and_backbone_lr_is_recorded(digits):
+    # the cosine loss's learned scale has a parameter group of its own (lr x 10) and the
+    # backbone another: "lr" is still the estimator's lr, the head's
+    X, y = digits
+    clf = _clf(max_epochs=2, loss="cosine", lr=2e-3, backbone_lr=1e-4).fit(X, y)
+    assert clf.history_[:, "lr"] == [2e-3, 2e-3]
+    assert clf.history_[:, "backbone_lr"] == [1e-4, 1e-4]
+    plain = _clf(max_epochs=1, loss="cosine", lr=2e-3).fit(X, y)
+    assert plain.history_[:, "lr"] == [2e-3]
+    assert "backbone_lr" not in plain.history_[-1]

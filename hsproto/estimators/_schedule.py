@@ -106,10 +106,17 @@ def schedule_callback(schedule, params, warmup_epochs, max_epochs, steps_per_epo
 
 
 class RecordLR(Callback):
-    """Records the learning rate of the first parameter group at each epoch's start."""
+    """Records at each epoch's start the learning rate of the head's parameter group, the
+    estimator's ``lr`` ("lr"; skorch puts the groups named in ``param_groups`` first and
+    the remaining parameters, the head's, last), and with ``backbone_lr`` the backbone's
+    ("backbone_lr")."""
 
     def on_epoch_begin(self, net, **kwargs):
-        net.history.record("lr", float(net.optimizer_.param_groups[0]["lr"]))
+        groups = net.optimizer_.param_groups
+        net.history.record("lr", float(groups[-1]["lr"]))
+        named = [pattern for pattern, _ in getattr(net, "optimizer__param_groups", [])]
+        if named[:1] == ["backbone.*"] and len(groups) > 1:
+            net.history.record("backbone_lr", float(groups[0]["lr"]))
 
 
 def optimizer_params(optimizer, momentum, nesterov):
