@@ -64,11 +64,18 @@ def expected_calibration_error(y_true, y_prob, *, n_bins=15, labels=None):
     labels = _column_labels(y_true, prob.shape[1], labels)
     confidence = prob.max(axis=1)
     correct = labels[prob.argmax(axis=1)] == y_true
-    order = np.argsort(confidence, kind="stable")
     total = 0.0
-    for part in np.array_split(order, min(n_bins, len(order))):
+    for part in _equal_mass_bins(confidence, n_bins):
         total += len(part) * abs(correct[part].mean() - confidence[part].mean())
-    return float(total / len(order))
+    return float(total / len(confidence))
+
+
+def _equal_mass_bins(confidence, n_bins):
+    """Indices of ``min(n_bins, n)`` bins of nearly equal size, by confidence (stable
+    sort): the bins of :func:`expected_calibration_error` and of
+    ``hsproto.plotting.ReliabilityDisplay``."""
+    order = np.argsort(confidence, kind="stable")
+    return np.array_split(order, min(n_bins, len(order)))
 
 
 def _column_labels(y_true, n_classes, labels):

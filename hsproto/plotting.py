@@ -26,7 +26,7 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import _column_labels, expected_calibration_error
+from .metrics import _column_labels, _equal_mass_bins, expected_calibration_error
 from .prototypes.metrics import known_limit, pairwise_cosine_stats
 
 __all__ = ["PrototypeGeometryDisplay", "ReliabilityDisplay", "SphereDisplay",
@@ -585,8 +585,7 @@ def _reliability_bins(confidence, correct, n_bins, strategy):
     closed); empty bins have NaN confidence and accuracy.
     """
     if strategy == "quantile":
-        order = np.argsort(confidence, kind="stable")
-        parts = np.array_split(order, min(n_bins, len(order)))
+        parts = _equal_mass_bins(confidence, n_bins)
         conf = np.array([confidence[p].mean() for p in parts])
         acc = np.array([correct[p].mean() for p in parts])
         counts = np.array([len(p) for p in parts])
