@@ -26,9 +26,9 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 # the development loop: everything but the tests marked slow (notebooks, README and docs
-# blocks, benchmark smoke runs), without lint
+# blocks, benchmark smoke runs) and scikit-learn's estimator check suite, without lint
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow and not checks" -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/prototypes.py

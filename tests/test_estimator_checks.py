@@ -6,6 +6,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hsproto import HypersphericalClassifier, HypersphericalRegressor, JointEstimator
 
+# scikit-learn's own check suite (about 450 checks): in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.checks
+
 # Expected failures, each with the reason; everything else must pass (xfail_strict).
 _SW = ("zero weights and repeated rows change mini-batch composition and the number of "
        "SGD steps, so weighted and repeated data give different (not equivalent) fits")
