@@ -338,6 +338,11 @@ def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_deca
         extra.update({f"compile__{k}": v for k, v in
                       (compile.items() if isinstance(compile, dict) else [])})
     train_transform, valid_transform = transforms
+    dtype = PRECISIONS[precision]
+    if dtype is not None and loss.fixed_prototypes and loss.prototypes is not None:
+        # fixed prototypes are a buffer in the training precision: half the memory of
+        # float32 at large K; every product with them casts a chunk back (PrototypeLoss)
+        loss.prototypes = loss.prototypes.to(dtype)
     # Classes plus ``module__*`` / ``criterion__*`` arguments (not instances): skorch
     # pickles those through its device mapping, so a model fitted on a GPU loads on a
     # CPU-only machine.

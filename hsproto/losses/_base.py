@@ -4,6 +4,7 @@ holds its prototypes and poles as buffers."""
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import torch
@@ -13,8 +14,9 @@ from torch.nn import functional as F
 from .._layout import Layout
 from .._validation import qualname
 
-__all__ = ["TASKS", "PrototypeLoss", "ScaledSoftmaxLoss", "mixed_prototypes",
-           "plugin_problem", "soft_cross_entropy", "unit"]
+__all__ = ["CHUNKED_CE_MIN_CLASSES", "TASKS", "PrototypeLoss", "ScaledSoftmaxLoss",
+           "chunked_cross_entropy", "mixed_prototypes", "plugin_problem",
+           "soft_cross_entropy", "unit"]
 
 TASKS = ("classification", "regression")
 
@@ -96,9 +98,23 @@ class PrototypeLoss(nn.Module):
     def regression(self, z, r):
         raise NotImplementedError(f"{type(self).__name__} does not do regression.")
 
+    def cosines(self, u):
+        """``u @ prototypes.T`` (n, K) in float32 (or ``u``'s float64) for unit rows, over chunks of
+        :data:`CE_CHUNK` prototypes: the buffer may be stored in a 16-bit dtype (the
+        estimator keeps it in the training precision) and is never copied whole."""
+        u = u.to(torch.promote_types(u.dtype, torch.float32))
+        n_classes = self.prototypes.shape[0]
+        if n_classes <= CE_CHUNK:
+            return u @ self.prototypes.T.to(u.dtype)
+        out = u.new_empty((u.shape[0], n_classes))
+        for start in range(0, n_classes, CE_CHUNK):
+            out[:, start:start + CE_CHUNK] = u @ self.prototypes[
+                start:start + CE_CHUNK].T.to(u.dtype)
+        return out
+
     # inference
     def class_scores(self, z):
-        return unit(z) @ self.prototypes.T
+        return self.cosines(unit(z))
 
     def class_proba(self, z):
         return None
@@ -176,8 +192,14 @@ class ScaledSoftmaxLoss(PrototypeLoss):
         """Training logits from the cosines (n, K); the target allows a margin."""
         return self.log_scale.exp() * cos
 
+    def target_logit(self, cos_y):
+        """The training logit of the true class from its cosine (n,), hard labels."""
+        return self.log_scale.exp() * cos_y
+
     def classification(self, z, target):
-        cos = unit(z) @ self.prototypes.T
+        if target.dim() == 1 and self.prototypes.shape[0] >= CHUNKED_CE_MIN_CLASSES:
+            return chunked_cross_entropy(self, unit(z), target, self.log_scale.exp())
+        cos = self.cosines(unit(z))
         return soft_cross_entropy(self.adjusted(self.logits(cos, target)), target)
 
     def class_logits(self, z):
@@ -193,6 +215,84 @@ class ScaledSoftmaxLoss(PrototypeLoss):
                     f"{float(self.log_scale.detach()):.4g}), so every predicted "
                     f"probability is uniform")
         return None
+
+
+#: From this many classes on, the cross-entropy losses over fixed prototypes (mce,
+#: cosine, arcface) train hard labels through :func:`chunked_cross_entropy`.
+CHUNKED_CE_MIN_CLASSES = 4096
+#: Classes per chunk of :func:`chunked_cross_entropy`.
+CE_CHUNK = 4096
+
+
+def chunked_cross_entropy(loss, u, target, scale, chunk=None):
+    """Per-sample cross-entropy over ``scale * cos(u, p_k) (+ logit offset)``, exact,
+    without a (n, K) tensor: O(n * chunk) memory instead of several (n, K) float32
+    tensors (logits, softmax, their gradients) when K is large.
+
+    The true class's logit is ``loss.target_logit(cos_y)`` (a margin may change it) and
+    goes through autograd; the log-sum-exp of the other classes' logits is computed over
+    chunks of ``chunk`` prototypes and recomputed chunk by chunk in the backward pass
+    (the gradient reaches ``u`` and a learned ``scale``). The prototypes may be stored
+    in a 16-bit dtype; each chunk is used in float32. Hard labels only.
+    """
+    prototypes = loss.prototypes
+    target = target.long()
+    u = u.float()
+    offset = loss.logit_offset
+    if offset is not None:
+        offset = offset.to(device=u.device, dtype=u.dtype)
+    cos_y = (u * prototypes[target].to(u.dtype)).sum(dim=1)
+    true = loss.target_logit(cos_y)
+    if offset is not None:
+        true = true + offset[target]
+    others = _OtherClassesLSE.apply(u, scale.float(), prototypes, target, offset,
+                                    int(chunk or CE_CHUNK))
+    return torch.logaddexp(others, true) - true
+
+
+class _OtherClassesLSE(torch.autograd.Function):
+    """``log sum_{k != y_i} exp(scale cos(u_i, p_k) + offset_k)`` (n,), chunked over k,
+    recomputed in the backward pass."""
+
+    @staticmethod
+    def _chunks(u, scale, prototypes, target, offset, chunk):
+        n_classes = prototypes.shape[0]
+        rows = torch.arange(u.shape[0], device=u.device)
+        for start in range(0, n_classes, chunk):
+            p = prototypes[start:start + chunk].to(u.dtype)
+            cos = u @ p.T
+            logits = scale * cos
+            if offset is not None:
+                logits = logits + offset[start:start + chunk]
+            inside = (target >= start) & (target < start + p.shape[0])
+            logits[rows[inside], target[inside] - start] = -math.inf
+            yield p, cos, logits
+
+    @staticmethod
+    def forward(ctx, u, scale, prototypes, target, offset, chunk):
+        with torch.autocast(u.device.type, enabled=False):
+            lse = torch.full((u.shape[0],), -math.inf, device=u.device, dtype=u.dtype)
+            for _, _, logits in _OtherClassesLSE._chunks(u, scale, prototypes, target,
+                                                         offset, chunk):
+                lse = torch.logaddexp(lse, torch.logsumexp(logits, dim=1))
+        ctx.save_for_backward(u, scale, prototypes, target, lse)
+        ctx.offset, ctx.chunk = offset, chunk
+        return lse
+
+    @staticmethod
+    def backward(ctx, grad):
+        u, scale, prototypes, target, lse = ctx.saved_tensors
+        grad_u = torch.zeros_like(u) if ctx.needs_input_grad[0] else None
+        grad_scale = torch.zeros_like(scale) if ctx.needs_input_grad[1] else None
+        with torch.autocast(u.device.type, enabled=False):
+            for p, cos, logits in _OtherClassesLSE._chunks(u, scale, prototypes, target,
+                                                           ctx.offset, ctx.chunk):
+                weight = torch.exp(logits - lse[:, None]) * grad[:, None]   # 0 at y_i
+                if grad_u is not None:
+                    grad_u += scale * (weight @ p)
+                if grad_scale is not None:
+                    grad_scale += (weight * cos).sum()
+        return grad_u, grad_scale, None, None, None, None
 
 
 def _check_factor(value):
@@ -232,7 +332,8 @@ def mixed_prototypes(prototypes, target, eps=1e-6):
     """
     if target.dim() == 1:
         return prototypes[target.long()]
-    mixed = target.to(prototypes.dtype) @ prototypes
+    dtype = torch.promote_types(prototypes.dtype, torch.float32)
+    mixed = target.to(dtype) @ prototypes.to(dtype)
     norm = mixed.norm(dim=1, keepdim=True)
     return torch.where(norm > eps, mixed / norm.clamp_min(eps), torch.zeros_like(mixed))
 

@@ -53,8 +53,14 @@ class ArcFaceLoss(ScaledSoftmaxLoss):
         self.margin = float(margin)
         self.warmup_epochs = warmup_epochs
 
+    def _margin(self):
+        return self.margin if self.epoch >= self.warmup_epochs else 0.0
+
+    def target_logit(self, cos_y):
+        return self.log_scale.exp() * arcface_target_logit(cos_y, self._margin())
+
     def logits(self, cos, target):
-        margin = self.margin if self.epoch >= self.warmup_epochs else 0.0
+        margin = self._margin()
         weight = (torch.nn.functional.one_hot(target.long(), cos.shape[1]).to(cos.dtype)
                   if target.dim() == 1 else target.to(cos.dtype))
         shifted = arcface_target_logit(cos, margin)

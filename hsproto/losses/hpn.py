@@ -50,7 +50,7 @@ class HPNLoss(PrototypeLoss):
         return (1.0 - cos) ** 2
 
     def class_scores(self, z):
-        return unit(self._class_part(z)) @ self.prototypes.T
+        return self.cosines(unit(self._class_part(z)))
 
     def regression(self, z, r):
         return ((r - unit(z) @ self.poles.T) ** 2).sum(dim=1)

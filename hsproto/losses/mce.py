@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ._base import PrototypeLoss, soft_cross_entropy, unit
+import torch
+
+from ._base import (
+    CHUNKED_CE_MIN_CLASSES,
+    PrototypeLoss,
+    chunked_cross_entropy,
+    soft_cross_entropy,
+    unit,
+)
 
 __all__ = ["MCELoss"]
 
@@ -15,5 +23,10 @@ class MCELoss(PrototypeLoss):
     tasks = ("classification",)
     logit_adjustable = True
 
+    def target_logit(self, cos_y):
+        return cos_y
+
     def classification(self, z, target):
-        return soft_cross_entropy(self.adjusted(unit(z) @ self.prototypes.T), target)
+        if target.dim() == 1 and self.prototypes.shape[0] >= CHUNKED_CE_MIN_CLASSES:
+            return chunked_cross_entropy(self, unit(z), target, torch.ones((), device=z.device))
+        return soft_cross_entropy(self.adjusted(self.cosines(unit(z))), target)

@@ -3,6 +3,7 @@
 from ._api import get_strategy, make_prototypes
 from ._base import PrototypeStrategy
 from .auto import AutoStrategy
+from .codes import GoldStrategy
 from .layout import joint_layout, make_layout, regression_poles
 from .metrics import known_limit, pairwise_cosine_stats
 from .polytopes import (
@@ -22,6 +23,7 @@ __all__ = [
     "AutoStrategy",
     "CubeStrategy",
     "EmbeddingStrategy",
+    "GoldStrategy",
     "OneHotStrategy",
     "OrthoplexStrategy",
     "PolygonStrategy",

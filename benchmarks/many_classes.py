@@ -1,0 +1,171 @@
+"""Many classes: fixed prototypes against a learnable classifier (issue: beyond one machine).
+
+Synthetic data with K classes: class centroids drawn in ``--features`` dimensions, a few
+samples per class (centroid plus Gaussian noise), one held-out sample per class. Two
+classifiers train the same backbone (an MLP with one hidden layer) into a D-dimensional
+output for the same number of epochs:
+
+- ``hsproto hpn``: the default loss on fixed prototypes (a (K, D) buffer, no gradient);
+  its training cost per batch is O(batch x D): only each sample's own prototype enters.
+- ``softmax``: hsproto's ``loss="softmax"``, a learnable (K, D) linear classifier with its
+  gradient and Adam's two moments; O(batch x K x D) per batch.
+
+Each run is a fresh subprocess; peak memory is its peak resident set minus the resident
+set just before ``fit`` (on CUDA: ``torch.cuda.max_memory_allocated``). Time per epoch is
+the mean of the epochs' durations in ``history_``. ``--timing-only`` trains one epoch over
+one sample per class (all K classes present, so the same network and memory) and scales
+the epoch time to the full data; accuracy is then not reported.
+
+    python benchmarks/many_classes.py                     # K = 1 000 and 10 000, 20 epochs
+    python benchmarks/many_classes.py --classes 100000 --timing-only
+    python benchmarks/many_classes.py --quick             # K = 1 000, 10 epochs
+
+Target: hsproto's peak training memory at K = 100 000, D = 512 at most half the
+learnable classifier's, at equal or better accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+MODELS = ("hpn", "softmax")
+
+
+def make_data(n_classes, n_features, per_class, noise, seed=0):
+    """(X_train, y_train, X_test, y_test): ``per_class`` training samples and one test
+    sample per class, each its class centroid plus ``noise``-scaled Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    centroids = rng.standard_normal((n_classes, n_features)).astype(np.float32)
+    y_train = np.repeat(np.arange(n_classes), per_class)
+    y_test = np.arange(n_classes)
+
+    def draw(y):
+        return centroids[y] + noise * rng.standard_normal((len(y), n_features),
+                                                          dtype=np.float32)
+    return draw(y_train), y_train, draw(y_test), y_test
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def child(args):
+    from hsproto import HypersphericalClassifier, make_prototypes
+
+    torch.set_num_threads(args.threads)
+    X, y, X_test, y_test = make_data(args.classes[0], args.features, args.per_class,
+                                     args.noise)
+    if args.model == "hpn":   # placement is a one-off (cached), timed in prototypes.py
+        make_prototypes(args.prototypes, args.classes[0], args.dims, random_state=0)
+    clf = HypersphericalClassifier(
+        loss=args.model, n_dims=args.dims, prototypes=args.prototypes,
+        module_params={"hidden_layer_sizes": (args.hidden,), "dropout": 0.0},
+        max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        device=args.device, random_state=0)
+    if args.timing_only:      # one epoch over one sample of each class (all K present)
+        X_fit, y_fit = X[::args.per_class], y[::args.per_class]
+        clf.set_params(max_epochs=1)
+    else:
+        X_fit, y_fit = X, y
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated() / 2**20
+    else:
+        base = _rss_mb()
+    start = time.perf_counter()
+    clf.fit(X_fit, y_fit)
+    wall = time.perf_counter() - start
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if cuda
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    epoch = float(np.mean(clf.history_[:, "dur"]))
+    if args.timing_only:
+        epoch *= len(y) / len(y_fit)
+        acc = None
+    else:
+        acc = float(np.mean(clf.predict(X_test) == y_test))
+    print(json.dumps({"peak_mb": peak - base, "epoch_s": epoch, "fit_s": wall,
+                      "acc": acc}))
+
+
+def run(args, n_classes, model):
+    cmd = [sys.executable, __file__, "--child", "--model", model, "--classes", str(n_classes)]
+    for key in ("dims", "features", "per_class", "noise", "hidden", "epochs", "batch_size",
+                "lr", "device", "threads", "prototypes"):
+        cmd += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
+    if args.timing_only:
+        cmd.append("--timing-only")
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{model} at K={n_classes} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--classes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--dims", type=int, default=512)
+    parser.add_argument("--features", type=int, default=64)
+    parser.add_argument("--per-class", type=int, default=5)
+    parser.add_argument("--noise", type=float, default=1.0)
+    parser.add_argument("--hidden", type=int, default=1024)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--timing-only", action="store_true",
+                        help="one epoch over one sample per class: memory and time only")
+    parser.add_argument("--prototypes", default="auto")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--quick", action="store_true", help="K = 1 000, 10 epochs")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    if args.quick:
+        args.classes, args.epochs = [1000], 10
+    print(f"torch {torch.__version__}, device {args.device}, {args.threads} threads; "
+          f"D = {args.dims}, {args.features} features, {args.per_class} training samples "
+          f"per class (noise {args.noise}), MLP hidden {args.hidden}, batch "
+          f"{args.batch_size}, {args.epochs} epochs"
+          + (", timing only (one epoch over one sample per class)" if args.timing_only
+             else ""))
+    head = f"{'K':>7} {'model':>8} {'peak MB':>9} {'s/epoch':>9} {'accuracy':>9}"
+    print(head + "\n" + "-" * len(head), flush=True)
+    results = []
+    for n_classes in args.classes:
+        row = {}
+        for model in args.models:
+            r = row[model] = run(args, n_classes, model)
+            acc = "-" if r["acc"] is None else f"{r['acc']:.4f}"
+            print(f"{n_classes:>7} {model:>8} {r['peak_mb']:9.0f} {r['epoch_s']:9.2f} "
+                  f"{acc:>9}", flush=True)
+        if set(row) == set(MODELS):
+            ratio = row["hpn"]["peak_mb"] / row["softmax"]["peak_mb"]
+            accs = row["hpn"]["acc"], row["softmax"]["acc"]
+            acc_ok = None if None in accs else accs[0] >= accs[1]
+            ok = ratio <= 0.5 and acc_ok is not False
+            speed = row["softmax"]["epoch_s"] / row["hpn"]["epoch_s"]
+            print(f"{'':>7} memory hpn/softmax {ratio:.2f}, epoch time softmax/hpn "
+                  f"{speed:.1f}x, accuracy "
+                  + ("not measured" if acc_ok is None else
+                     f"{accs[0] - accs[1]:+.4f}") + f"  {'PASS' if ok else 'MISS'}",
+                  flush=True)
+            results.append(ok)
+    if results:
+        print(f"\n{sum(results)} of {len(results)} rows meet the target")
+
+
+if __name__ == "__main__":
+    main()
