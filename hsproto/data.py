@@ -35,7 +35,7 @@ from torch.utils.data import default_collate as _default_collate
 
 __all__ = ["Batches", "SampleTransform", "collect_labels", "first_samples",
            "inference_batches", "is_dataset", "is_image_uint8", "take",
-           "to_float", "training_steps"]
+           "to_float"]
 
 
 # ---------------------------------------------------------------------- kinds of input
