@@ -121,6 +121,10 @@ def test_clone_get_params_pickle_save_and_load(make_accelerator, tmp_path):
         loaded = hsproto.load(path)
     assert loaded.accelerator is None
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    # loading with an accelerator predicts the same (the loaded net is not prepared)
+    again = hsproto.load(path, accelerator=accelerator)
+    assert again.accelerator is accelerator and type(again.net_).__name__ == "_Net"
+    np.testing.assert_array_equal(again.predict(X), clf.predict(X))
 
 
 def test_verbose_prints_the_epoch_table(make_accelerator, capsys):

@@ -38,7 +38,7 @@ from skorch.utils import noop
 
 from ._net import _Net
 
-__all__ = ["AcceleratedNet", "check_accelerator", "is_main_process", "shared_seed"]
+__all__ = ["AcceleratedNet", "check_accelerator", "is_accelerator", "shared_seed"]
 
 #: Distributed types that are not DDP (sharded or pipelined parameters): not supported.
 _UNSUPPORTED = ("DEEPSPEED", "FSDP", "MEGATRON_LM", "XLA")
@@ -56,11 +56,6 @@ def _accelerator_class():
 def is_accelerator(value):
     """Whether ``value`` is an ``accelerate.Accelerator`` (ImportError without accelerate)."""
     return isinstance(value, _accelerator_class())
-
-
-def is_main_process(accelerator):
-    """Whether this process prints and writes files (no accelerator: it does)."""
-    return accelerator is None or bool(accelerator.is_main_process)
 
 
 def check_accelerator(accelerator, *, precision, device, owner):

@@ -352,7 +352,8 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             # the loss may hold randomly initialised parameters (softmax's classifier)
             loss = self._build_loss(loss_class, layout)
             self._check_loss(loss)
-            net = self._make_net(sample, target, n_dims, module, loss, device, seed)
+            net = self._make_net(sample, target, n_dims, module, loss, device, seed,
+                                 accelerator=self.accelerator)
             net.initialize()
             # fitted attributes come first, so that a callback can use the estimator
             # (e.g. score a held-out set after every epoch, as tuning does)
@@ -535,12 +536,13 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         counts = np.bincount(target)
         return n_valid >= len(counts) and counts.min() >= 2
 
-    def _make_net(self, sample, target, n_dims, module, loss, device, seed):
+    def _make_net(self, sample, target, n_dims, module, loss, device, seed, accelerator=None):
+        """The skorch net of a fit (trained through ``accelerator`` when given; a model
+        file's net is rebuilt without one: it only predicts)."""
         backbone = build_backbone(module, self.module_params, tuple(sample.shape[1:]))
         n_train = len(target)
         if self.early_stopping:
             n_train -= int(np.ceil(self.validation_fraction * len(target)))
-        accelerator = self.accelerator
         processes = 1 if accelerator is None else accelerator.num_processes
         steps = training_steps(n_train, self.batch_size, processes)
         schedule = schedule_callback(self.lr_schedule, self.lr_schedule_params,
