@@ -45,6 +45,8 @@ NEEDED = ("module", "loss", "prototypes", "preprocess")
 _PLUGIN_GROUPS = {"module": "hsproto.backbones", "loss": "hsproto.losses",
                   "prototypes": "hsproto.prototypes"}
 _TORCH_CLASSES = ("torch.optim", "torch.optim.lr_scheduler")
+#: Parameters of the running process, not of the model: written as None (their default).
+RUNTIME = ("accelerator",)
 
 
 # ---------------------------------------------------------------------- encoding
@@ -121,6 +123,9 @@ def write(estimator, path):
     enc = _Encoder()
     params, unsaved = {}, {}
     for name, value in estimator.get_params(deep=False).items():
+        if name in RUNTIME:
+            params[name] = None
+            continue
         if isinstance(value, np.random.RandomState | np.random.Generator):
             unsaved[name] = type(value).__name__
             continue

@@ -22,7 +22,15 @@ import numbers
 import numpy as np
 import torch
 from skorch.dataset import Dataset as SkorchDataset
-from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    TensorDataset,
+)
 from torch.utils.data import default_collate as _default_collate
 
 __all__ = ["Batches", "SampleTransform", "collect_labels", "first_samples",
@@ -339,6 +347,43 @@ class _BatchIndices:
         return iter(slice(s, s + self.batch_size) for s in range(0, self.n, self.batch_size))
 
 
+class _Pieces:
+    """Data-parallel sharding: this process's equal piece of each global batch.
+
+    ``batches`` yields the global batches (index tensors, slices or lists) of ``n``
+    samples, ``size`` samples each but the last; process ``index`` of ``count`` gets
+    ``len(batch) // count`` consecutive indices of each, so every process takes the same
+    number of steps of the same size (DDP's gradient mean is then the global batch's). The
+    last batch's remainder (fewer than ``count`` samples) is left out, and the whole last
+    batch when it gives a process fewer than ``smallest`` samples.
+    """
+
+    def __init__(self, batches, n, size, index, count, smallest):
+        self.batches, self.n, self.size = batches, n, size
+        self.index, self.count, self.smallest = index, count, smallest
+
+    def __len__(self):
+        last = (self.n % self.size) // self.count
+        return self.n // self.size + (last >= self.smallest)
+
+    def __iter__(self):
+        for batch in self.batches:
+            if isinstance(batch, slice):
+                batch = torch.arange(batch.start, min(batch.stop, self.n))
+            part = len(batch) // self.count
+            if part >= self.smallest:
+                yield batch[self.index * part:(self.index + 1) * part]
+
+
+def training_steps(n, batch_size, processes=1):
+    """Optimizer steps per training epoch of ``n`` samples (shuffled batches: a last
+    batch of one is dropped; with ``processes`` > 1 see :meth:`Batches.shard`)."""
+    if processes > 1:
+        return len(_Pieces((), n, batch_size * processes, 0, processes, min(2, batch_size)))
+    steps = -(-n // batch_size)
+    return steps - (steps > 1 and n % batch_size == 1)
+
+
 class _ArrayView(Dataset):
     """In-memory (X, y) indexed by whole batches (for ``DataLoader`` workers)."""
 
@@ -373,11 +418,13 @@ class Batches:
         self.batch_size, self.shuffle = batch_size, shuffle
         self.transform = transform if transform is not None else SampleTransform()
         self.num_workers, self.device = num_workers, device
+        self._shard = None
         base, indices = dataset, None
         if isinstance(dataset, Subset):
             base, indices = dataset.dataset, torch.as_tensor(np.asarray(dataset.indices))
-        self._loader = None
+        self._loader = self._dataset = None
         if type(base) is not SkorchDataset or not _plain(base.X) or not _plain(base.y):
+            self._dataset = dataset
             self._loader = self._dataset_loader(dataset)
             return
         X, y = _tensor(base.X), _tensor(base.y)
@@ -392,27 +439,66 @@ class Batches:
         return (self.device is not None and torch.device(self.device).type == "cuda"
                 and _on_cpu(X))
 
+    def shard(self, index, count, synchronize=None):
+        """Iterate only process ``index``'s part of each step of ``count`` processes
+        (data-parallel training); returns self.
+
+        Every process draws the same order of the ``n`` samples (``synchronize``, called
+        at the start of each pass, makes the processes' torch RNG equal, e.g. by
+        broadcasting the first one's), cuts it into global batches of ``count *
+        batch_size`` and takes its own ``batch_size`` consecutive samples of each, so
+        that ``count`` processes with ``batch_size`` b step as one process with batch
+        ``count * b`` would. A last global batch is cut to a multiple of ``count`` (equal
+        pieces) and left out when that gives a process fewer than 2 samples.
+        """
+        if count > 1:
+            self._shard = (int(index), int(count), synchronize)
+            if self._loader is not None:
+                self._loader = self._dataset_loader(self._dataset)
+        return self
+
+    def _global(self, n, batches):
+        """``batches`` (global, of ``n`` samples) cut to this process's pieces."""
+        index, count, _ = self._shard
+        return _Pieces(batches, n, self.batch_size * count, index, count,
+                       min(2, self.batch_size))
+
     def _dataset_loader(self, dataset):
+        loader = {"num_workers": self.num_workers, "pin_memory": self._pin(None),
+                  "collate_fn": _collate}
+        if self._shard is not None:
+            order = RandomSampler(dataset) if self.shuffle else SequentialSampler(dataset)
+            count = self._shard[1]
+            batches = BatchSampler(order, self.batch_size * count, drop_last=False)
+            return DataLoader(_Transformed(dataset, self.transform),
+                              batch_sampler=self._global(len(dataset), batches), **loader)
         # when shuffling (training), a last batch of one sample is dropped: BatchNorm
         # cannot train on it (the sample is in other batches in other epochs)
         lonely = len(dataset) > 1 and len(dataset) % self.batch_size == 1
         return DataLoader(_Transformed(dataset, self.transform), batch_size=self.batch_size,
-                          shuffle=self.shuffle, num_workers=self.num_workers,
-                          pin_memory=self._pin(None), collate_fn=_collate,
-                          drop_last=self.shuffle and lonely)
+                          shuffle=self.shuffle, drop_last=self.shuffle and lonely, **loader)
+
+    def _batch_indices(self):
+        if self._shard is None:
+            return _BatchIndices(self.n, self.batch_size, self.shuffle)
+        count = self._shard[1]
+        return self._global(self.n, _BatchIndices(self.n, self.batch_size * count,
+                                                  self.shuffle))
 
     def __len__(self):
         if self._loader is not None:
             return len(self._loader)
-        return len(_BatchIndices(self.n, self.batch_size, self.shuffle))
+        return len(self._batch_indices())
 
     def __iter__(self):
+        if self._shard is not None and self._shard[2] is not None:
+            self._shard[2]()          # one order of the samples on every process
         if self._loader is not None:
             yield from self._loader
             return
         # the order is drawn first, so that workers (which draw their seeds from the
         # same generator) see the batches the in-process path would
-        batches = list(_BatchIndices(self.n, self.batch_size, self.shuffle))
+        batches = list(self._batch_indices())
         if self.num_workers:
             yield from DataLoader(_ArrayView(self.X, self.y, self.transform),
                                   batch_size=None, sampler=batches,

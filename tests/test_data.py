@@ -286,3 +286,32 @@ def test_randaugment_on_uint8_images_and_y_none_errors():
     assert clf.predict(X).shape == (32,)
     with pytest.raises(ValueError, match="requires y to be passed"):
         HypersphericalClassifier().fit(X.reshape(32, -1))
+
+
+@pytest.mark.parametrize("dataset", [False, True], ids=["arrays", "Dataset"])
+@pytest.mark.parametrize("n", [64, 70, 69, 67])
+def test_sharded_batches_split_the_global_batches(n, dataset):
+    # data-parallel training: 2 processes with batch 8 take equal halves of each batch of
+    # 16 of one order; a last batch is cut to an even size, dropped below 2 per process
+    from skorch.dataset import Dataset as SkorchDataset
+
+    from hsproto.data import Batches, training_steps
+
+    X = np.arange(n, dtype=np.float32)[:, None]
+    data = TensorDataset(torch.from_numpy(X), torch.zeros(n)) if dataset else \
+        SkorchDataset(X, np.zeros(n))
+
+    def epoch(batches):
+        torch.manual_seed(0)                   # the same order in every "process"
+        return [xb.flatten().long().tolist() for xb, _ in batches]
+
+    whole = epoch(Batches(data, 16, shuffle=True))
+    parts = [epoch(Batches(data, 8, shuffle=True).shard(i, 2)) for i in (0, 1)]
+    assert len(parts[0]) == len(parts[1]) == len(Batches(data, 8, shuffle=True).shard(0, 2))
+    assert len(parts[0]) == training_steps(n, 8, processes=2)
+    for full, first, second in zip(whole, *parts, strict=False):
+        assert len(first) == len(second) >= 2
+        assert first + second == full[:len(first) + len(second)]
+    kept = sum(len(b) for b in parts[0] + parts[1])
+    assert kept == {64: 64, 70: 70, 69: 68, 67: 64}[n]
+    assert training_steps(n, 8) == len(Batches(data, 8, shuffle=True))

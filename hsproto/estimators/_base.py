@@ -9,6 +9,7 @@ training. Every public inference method makes one forward pass (``_outputs``).
 from __future__ import annotations
 
 import inspect
+import os
 import pickle
 import warnings
 from typing import ClassVar
@@ -42,6 +43,7 @@ from ..data import (
     is_dataset,
     is_image_uint8,
     training_items,
+    training_steps,
 )
 from ..losses._base import PrototypeLoss, unit
 from ..prototypes import PrototypeStrategy, get_strategy
@@ -79,6 +81,13 @@ _COUNT = Interval(int, 1, None)
 _POSITIVE = Interval(float, 0, None, closed="neither")
 _BOOL = Type(bool, np.bool_, describe="a bool")
 _TRANSFORM = Satisfies(callable, "a callable transform (e.g. torchvision.transforms.v2)")
+
+
+def _is_accelerator(value):
+    # accelerate is imported only for a value to check (ImportError when missing)
+    from ._accelerate import is_accelerator
+
+    return is_accelerator(value)
 
 
 def _plugin(base, noun, instance=None):
@@ -137,6 +146,7 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         "backbone_lr": [_NONE, _POSITIVE],
         "precision": [Options(*PRECISIONS)],
         "compile": [_BOOL, Type(dict, describe="a dict of torch.compile arguments")],
+        "accelerator": [_NONE, Satisfies(_is_accelerator, "an accelerate.Accelerator")],
     }
 
     def __init__(self, module="mlp", *, module_params=None, n_dims=None, prototypes="auto",
@@ -146,7 +156,8 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
                  device="cpu", random_state=None, verbose=0, callbacks=None,
                  predict_batch_size="auto", augment=None, preprocess=None, num_workers=0,
                  lr_schedule=None, lr_schedule_params=None, warmup_epochs=0, momentum=None,
-                 nesterov=False, backbone_lr=None, precision="32", compile=False):
+                 nesterov=False, backbone_lr=None, precision="32", compile=False,
+                 accelerator=None):
         self.module = module
         self.module_params = module_params
         self.n_dims = n_dims
@@ -178,13 +189,16 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         self.backbone_lr = backbone_lr
         self.precision = precision
         self.compile = compile
+        self.accelerator = accelerator
 
     # ---------------------------------------------------------------- pickling
     def __getstate__(self):
         # The state is pickled into bytes next to the list of third-party plugins it
         # needs, so that loading where a plugin is missing names the plugin and its
         # distribution instead of failing deep inside pickle.
-        state = super().__getstate__()
+        state = dict(super().__getstate__())
+        # an accelerator is a handle on the processes of one launch, not part of the model
+        state["accelerator"] = None
         requires = state.get("plugins_")
         if requires is None:
             requires = plugins_used(state, names=False)
@@ -321,10 +335,13 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         check_schedule(self.lr_schedule, self.lr_schedule_params, self.warmup_epochs,
                        self.max_epochs)
         loss_class, module, strategy = self._resolve_plugins()
-        device = resolve_device(self.device)
-        check_precision(self.precision, device)
+        device = self._fit_device()
         X, target, weight, state = self._validate_fit(X, y, sample_weight)
         seed = seed_from(self.random_state)
+        if self.accelerator is not None:
+            from ._accelerate import shared_seed
+
+            seed = shared_seed(self.accelerator, seed)
         X, target, weight, held_out = self._hold_out(X, target, weight, seed)
         with seeded(seed, device):
             sample = self._first_samples(X)
@@ -335,7 +352,8 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             # the loss may hold randomly initialised parameters (softmax's classifier)
             loss = self._build_loss(loss_class, layout)
             self._check_loss(loss)
-            net = self._make_net(sample, target, n_dims, module, loss, device, seed)
+            net = self._make_net(sample, target, n_dims, module, loss, device, seed,
+                                 accelerator=self.accelerator)
             net.initialize()
             # fitted attributes come first, so that a callback can use the estimator
             # (e.g. score a held-out set after every epoch, as tuning does)
@@ -349,6 +367,24 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         if held_out is not None:
             self._fit_held_out(*held_out)
         return self
+
+    def _fit_device(self):
+        """The device to train on: ``device``, or the accelerator's (see
+        :func:`~hsproto.estimators._accelerate.check_accelerator`)."""
+        if self.accelerator is None:
+            device = resolve_device(self.device)
+            check_precision(self.precision, device)
+            return device
+        from ._accelerate import check_accelerator
+
+        device = check_accelerator(self.accelerator, precision=self.precision,
+                                   device=self.device, owner=type(self).__name__)
+        self._check_data_parallel(self.accelerator.num_processes)
+        return device
+
+    def _check_data_parallel(self, n_processes):
+        """Settings that data-parallel training over ``n_processes`` cannot honour
+        (a ValueError; subclasses add theirs)."""
 
     def _hold_out(self, X, target, weight, seed):
         """``(X, target, weight, held_out)``: the part to train on and a held-out part
@@ -415,8 +451,14 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "iris.safetensors"))
         >>> bool((hsproto.load(path).predict(X) == clf.predict(X)).all())
         True
+
+        With an ``accelerator``, only the main process writes: on the others ``save``
+        returns the path without writing (call ``accelerator.wait_for_everyone()``
+        before another process reads the file).
         """
         check_is_fitted(self)
+        if self.accelerator is not None and not self.accelerator.is_main_process:
+            return os.fspath(path)
         return write_model(self, path)
 
     def _stub_target(self):
@@ -494,13 +536,15 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
         counts = np.bincount(target)
         return n_valid >= len(counts) and counts.min() >= 2
 
-    def _make_net(self, sample, target, n_dims, module, loss, device, seed):
+    def _make_net(self, sample, target, n_dims, module, loss, device, seed, accelerator=None):
+        """The skorch net of a fit (trained through ``accelerator`` when given; a model
+        file's net is rebuilt without one: it only predicts)."""
         backbone = build_backbone(module, self.module_params, tuple(sample.shape[1:]))
         n_train = len(target)
         if self.early_stopping:
             n_train -= int(np.ceil(self.validation_fraction * len(target)))
-        steps = -(-n_train // self.batch_size)
-        steps -= steps > 1 and n_train % self.batch_size == 1      # a last batch of one
+        processes = 1 if accelerator is None else accelerator.num_processes
+        steps = training_steps(n_train, self.batch_size, processes)
         schedule = schedule_callback(self.lr_schedule, self.lr_schedule_params,
                                      self.warmup_epochs, self.max_epochs, steps)
         extra = self._extra_callbacks()
@@ -508,7 +552,8 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
             extra = [*extra, ("lr_schedule", schedule)]
         callbacks = net_callbacks(self.callbacks, early_stopping=self.early_stopping,
                                   patience=self.n_iter_no_change,
-                                  progress=int(self.verbose) >= 2, extra=extra)
+                                  progress=int(self.verbose) >= 2, extra=extra,
+                                  printing=accelerator is None or accelerator.is_main_process)
         split = (valid_split(self.validation_fraction, self._can_stratify(target), seed)
                  if self.early_stopping else None)
         return make_net(backbone=backbone, sample=sample, n_dims=n_dims, loss=loss,
@@ -521,7 +566,16 @@ class HypersphericalBase(TransformerMixin, BaseEstimator):
                         backbone_lr=self.backbone_lr,
                         transforms=(self._transform(True), self._transform(False)),
                         num_workers=self.num_workers, precision=self.precision,
-                        compile=self.compile)
+                        compile=self.compile, **self._accelerated(accelerator))
+
+    @staticmethod
+    def _accelerated(accelerator):
+        """make_net's arguments for training through ``accelerator`` (none without)."""
+        if accelerator is None:
+            return {}
+        from ._accelerate import AcceleratedNet
+
+        return {"net_class": AcceleratedNet, "accelerator": accelerator}
 
     # ---------------------------------------------------------------- inference
     def _outputs(self, X, outputs):

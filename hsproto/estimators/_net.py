@@ -19,7 +19,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
 from skorch.dataset import ValidSplit, unpack_data
-from skorch.utils import to_tensor
+from skorch.utils import noop, to_tensor
 from torch import nn
 
 from ..backbones._base import HypersphereNet, infer_out_features
@@ -107,9 +107,13 @@ class _Net(NeuralNet):
             loss = (per_sample * weight).mean()
         else:
             loss = per_sample.mean()
-        if training and not math.isfinite(loss.item()):   # skorch reads .item() anyway
-            raise self._diverged("the training loss")
+        if training:
+            self._check_training_loss(loss)
         return loss
+
+    def _check_training_loss(self, loss):
+        if not math.isfinite(loss.item()):                 # skorch reads .item() anyway
+            raise self._diverged("the training loss")
 
     def _diverged(self, what, during=True):
         """The error of a fit whose loss or outputs became NaN or infinite (``during``
@@ -308,13 +312,16 @@ def check_precision(precision, device):
 def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_decay,
              max_epochs, batch_size, callbacks, valid_split, verbose, device, mixer,
              momentum=None, nesterov=False, backbone_lr=None, transforms=(None, None),
-             num_workers=0, precision="32", compile=False):
+             num_workers=0, precision="32", compile=False, net_class=None,
+             accelerator=None):
     """The skorch net of ``backbone`` + hypersphere head trained with ``loss``.
 
     ``sample`` is a small float batch of X to size the head; ``valid_split`` a skorch
     ``ValidSplit`` or None; ``callbacks`` the (name, callback) pairs; ``transforms`` the
     (training, validation) :class:`~hsproto.data.SampleTransform`; ``compile`` False,
-    True or a dict of ``torch.compile`` arguments.
+    True or a dict of ``torch.compile`` arguments. ``net_class`` (default
+    :class:`_Net`) is the net's class; an ``accelerator`` is passed to it (see
+    :mod:`hsproto.estimators._accelerate`).
     """
     in_features = infer_out_features(backbone, sample)
     optimizer = OPTIMIZERS.get(optimizer, optimizer)
@@ -333,6 +340,8 @@ def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_deca
         extra["optimizer__param_groups"] = groups
     if valid_split is None:
         extra["callbacks__valid_loss"] = None     # no validation data to score
+    if accelerator is not None:
+        extra["accelerator"] = accelerator
     if compile:
         extra["compile"] = True
         extra.update({f"compile__{k}": v for k, v in
@@ -346,32 +355,37 @@ def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_deca
     # Classes plus ``module__*`` / ``criterion__*`` arguments (not instances): skorch
     # pickles those through its device mapping, so a model fitted on a GPU loads on a
     # CPU-only machine.
-    return _Net(HypersphereNet, module__backbone=backbone, module__in_features=in_features,
-                module__n_dims=n_dims, criterion=_Criterion, criterion__loss=loss,
-                criterion__task=task, optimizer=optimizer, lr=lr,
-                optimizer__weight_decay=weight_decay, max_epochs=max_epochs,
-                batch_size=batch_size, train_split=valid_split, callbacks=callbacks,
-                iterator_train=Batches, iterator_valid=Batches,
-                iterator_train__shuffle=True, iterator_train__transform=train_transform,
-                iterator_valid__transform=valid_transform,
-                iterator_train__num_workers=num_workers,
-                iterator_valid__num_workers=num_workers,
-                iterator_train__device=device, iterator_valid__device=device,
-                verbose=int(verbose), device=device, predict_nonlinearity=None,
-                mixer=mixer, precision=precision, **extra)
+    return (net_class or _Net)(
+        HypersphereNet, module__backbone=backbone, module__in_features=in_features,
+        module__n_dims=n_dims, criterion=_Criterion, criterion__loss=loss,
+        criterion__task=task, optimizer=optimizer, lr=lr,
+        optimizer__weight_decay=weight_decay, max_epochs=max_epochs,
+        batch_size=batch_size, train_split=valid_split, callbacks=callbacks,
+        iterator_train=Batches, iterator_valid=Batches,
+        iterator_train__shuffle=True, iterator_train__transform=train_transform,
+        iterator_valid__transform=valid_transform,
+        iterator_train__num_workers=num_workers,
+        iterator_valid__num_workers=num_workers,
+        iterator_train__device=device, iterator_valid__device=device,
+        verbose=int(verbose), device=device, predict_nonlinearity=None,
+        mixer=mixer, precision=precision, **extra)
 
 
-def net_callbacks(user_callbacks, *, early_stopping, patience, progress, extra=()):
+def net_callbacks(user_callbacks, *, early_stopping, patience, progress, extra=(),
+                  printing=True):
     """The (name, callback) pairs of a fit: the epoch counter of the loss, the user's
-    (deep-copied), ``extra`` (e.g. the dynamic assignment), early stopping, progress."""
+    (deep-copied), ``extra`` (e.g. the dynamic assignment), early stopping, progress.
+    Without ``printing`` (a process other than the main one of a data-parallel fit),
+    early stopping is silent and there is no progress bar."""
     out = [("loss_epoch", _LossEpoch()), ("record_lr", RecordLR())]
     for i, cb in enumerate(user_callbacks or []):
         name, cb = cb if isinstance(cb, tuple) else (f"user_{i}", cb)
         out.append((name, copy.deepcopy(cb)))
     out.extend(extra)
     if early_stopping:
-        out.append(("early_stopping", EarlyStopping(patience=patience, load_best=True)))
-    if progress:
+        out.append(("early_stopping", EarlyStopping(patience=patience, load_best=True,
+                                                    sink=print if printing else noop)))
+    if progress and printing:
         out.append(("progress_bar", ProgressBar()))
     return out
 

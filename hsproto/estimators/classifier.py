@@ -154,6 +154,16 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
     compile : bool or dict, default=False
         ``torch.compile`` the network through skorch (a dict: its arguments, e.g.
         ``{"mode": "max-autotune"}``).
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face Accelerate (``pip install "hsproto[accelerate]"``):
+        the same script runs on one device or data-parallel (DDP) on every process of
+        ``accelerate launch``, where each process takes ``batch_size`` samples of every
+        step (a step sees ``num_processes * batch_size``). Mixed precision is the
+        accelerator's (``precision`` must stay "32") and so is the device (``device``
+        is ignored, and an error when it names another kind of device). Only the main
+        process prints and writes (``save``); every process ends with the same model
+        and predicts on its own. Not pickled or saved: a loaded model has None. See the
+        "Scaling out" page.
 
     Attributes
     ----------
@@ -217,7 +227,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                  assignment_params=None, mixing=None, mixing_alpha=1.0,
                  predict_batch_size="auto", augment=None, preprocess=None, num_workers=0,
                  lr_schedule=None, lr_schedule_params=None, warmup_epochs=0, momentum=None,
-                 nesterov=False, backbone_lr=None, precision="32", compile=False):
+                 nesterov=False, backbone_lr=None, precision="32", compile=False,
+                 accelerator=None):
         super().__init__(module, module_params=module_params, n_dims=n_dims,
                          prototypes=prototypes, prototype_params=prototype_params, loss=loss,
                          loss_params=loss_params, max_epochs=max_epochs,
@@ -231,7 +242,8 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
                          preprocess=preprocess, num_workers=num_workers,
                          lr_schedule=lr_schedule, lr_schedule_params=lr_schedule_params,
                          warmup_epochs=warmup_epochs, momentum=momentum, nesterov=nesterov,
-                         backbone_lr=backbone_lr, precision=precision, compile=compile)
+                         backbone_lr=backbone_lr, precision=precision, compile=compile,
+                         accelerator=accelerator)
         self.class_weight = class_weight
         self.logit_adjustment = logit_adjustment
         self.proba_scale = proba_scale
@@ -307,6 +319,13 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
             return None
         return Mixer(self.mixing, self.mixing_alpha, int(target.max()) + 1,
                      1 + len(sample_shape))
+
+    def _check_data_parallel(self, n_processes):
+        if n_processes > 1 and self.assignment == "dynamic":
+            raise ValueError(f"assignment='dynamic' cannot train on {n_processes} "
+                             f"processes: each would assign the prototypes from the class "
+                             f"means of its own part of the data. Use assignment='static' "
+                             f"or one process.")
 
     def _extra_callbacks(self):
         if self.assignment != "dynamic":

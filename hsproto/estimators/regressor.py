@@ -33,7 +33,8 @@ class HypersphericalRegressor(RegressorMixin, HypersphericalBase):
         validation_fraction, n_iter_no_change, device, random_state, verbose, callbacks,
         predict_batch_size, augment, preprocess, num_workers, lr_schedule,
         lr_schedule_params, warmup_epochs, momentum, nesterov, backbone_lr, precision,
-        compile). X may also be a tensor or a torch Dataset of ``(x, y)`` items.
+        compile, accelerator). X may also be a tensor or a torch Dataset of ``(x, y)``
+        items.
 
     Attributes
     ----------
