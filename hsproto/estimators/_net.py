@@ -348,6 +348,9 @@ def make_net(*, backbone, sample, n_dims, loss, task, optimizer, lr, weight_deca
                       (compile.items() if isinstance(compile, dict) else [])})
     train_transform, valid_transform = transforms
     dtype = PRECISIONS[precision]
+    if accelerator is not None:      # its mixed precision is the training precision
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(
+            str(accelerator.mixed_precision))
     if dtype is not None and loss.fixed_prototypes and loss.prototypes is not None:
         # fixed prototypes are a buffer in the training precision: half the memory of
         # float32 at large K; every product with them casts a chunk back (PrototypeLoss)
