@@ -121,6 +121,7 @@ _TUNE_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.slow
 def test_real_sigint_stops_tune_and_the_rerun_resumes(tmp_path):
     import optuna
 

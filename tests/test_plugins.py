@@ -182,6 +182,7 @@ def test_grid_search_over_strategies_including_the_plugin(contrib, digits):
     assert search.best_estimator_.score(X[240:], y[240:]) > 0.5
 
 
+@pytest.mark.slow
 def test_pickle_round_trip_and_clear_error_without_the_plugin(contrib, digits, tmp_path):
     X, y = digits
     clf = HypersphericalClassifier(n_dims=16, prototypes="hadamard", loss="cosface",
@@ -315,6 +316,7 @@ def test_estimator_refuses_a_degenerate_placement_before_training(broken):
         joint.fit(X, np.column_stack([y, X[:, 0]]))
 
 
+@pytest.mark.slow
 def test_cli_lists_every_plugin_with_its_status(broken):
     done = subprocess.run([sys.executable, "-m", "hsproto", "plugins"], capture_output=True,
                           text=True, timeout=120, env=_env_with(broken))
@@ -342,6 +344,7 @@ def test_cli_lists_every_plugin_with_its_status(broken):
     assert "[1/2] checking hsproto.prototypes hsproto-contrib:hadamard" in done.stderr
 
 
+@pytest.mark.slow
 def test_cli_checks_several_groups_and_names_in_one_call(broken):
     done = subprocess.run([sys.executable, "-m", "hsproto", "plugins", "prototypes", "losses",
                            "hpn", "simplex", "cosface", "--check"], capture_output=True,

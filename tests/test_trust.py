@@ -165,6 +165,7 @@ def test_seeded_fits_in_threads_equal_the_fit_alone():
         np.testing.assert_array_equal(got, alone)
 
 
+@pytest.mark.slow
 def test_auto_in_3d_is_never_worse_than_the_fibonacci_lattice():
     import hsproto
     from hsproto.prototypes.auto import fibonacci_sphere

@@ -22,6 +22,7 @@ def test_found_by_name_through_entry_points():
     assert (info.distribution, info.status) == ("hsproto-contrib", "ok")
 
 
+@pytest.mark.slow
 def test_contracts():
     check_prototype_strategy("hadamard", sizes=[(2, 2), (3, 4), (7, 8), (10, 16), (5, 6)])
     check_prototype_strategy(HadamardStrategy(skip_constant=False), sizes=[(4, 4), (8, 8)])
@@ -76,6 +77,7 @@ def test_resnet_rejects_flat_input_and_bad_depth():
         ResNet(input_shape=(1, 8, 8), depth=50)
 
 
+@pytest.mark.slow
 def test_fit_with_the_plugins():
     from sklearn.datasets import load_digits
 
