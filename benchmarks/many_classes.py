@@ -10,8 +10,9 @@ output for the same number of epochs:
 - ``softmax``: hsproto's ``loss="softmax"``, a learnable (K, D) linear classifier with its
   gradient and Adam's two moments; O(batch x K x D) per batch.
 
-Each run is a fresh subprocess; peak memory is its peak resident set minus the resident
-set just before ``fit`` (on CUDA: ``torch.cuda.max_memory_allocated``). Time per epoch is
+Each run is a fresh subprocess; peak memory is its peak resident set during ``fit``
+(VmHWM, reset just before) minus the resident set just before (on CUDA:
+``torch.cuda.max_memory_allocated``). Time per epoch is
 the mean of the epochs' durations in ``history_``. ``--timing-only`` trains one epoch over
 one sample per class (all K classes present, so the same network and memory) and scales
 the epoch time to the full data; accuracy is then not reported.
@@ -19,6 +20,7 @@ the epoch time to the full data; accuracy is then not reported.
     python benchmarks/many_classes.py                     # K = 1 000 and 10 000, 20 epochs
     python benchmarks/many_classes.py --classes 100000 --timing-only
     python benchmarks/many_classes.py --quick             # K = 1 000, 10 epochs
+    python benchmarks/many_classes.py --loss-cost --classes 100000   # per-batch loss cost
 
 Target: hsproto's peak training memory at K = 100 000, D = 512 at most half the
 learnable classifier's, at equal or better accuracy.
@@ -58,6 +60,21 @@ def _rss_mb():
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+def _reset_peak():
+    """Start a new peak-RSS measurement (Linux: clear_refs 5 resets VmHWM)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _peak_mb():
+    """Peak RSS since the last :func:`_reset_peak` (VmHWM), MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def child(args):
     from hsproto import HypersphericalClassifier, make_prototypes
 
@@ -82,11 +99,11 @@ def child(args):
         base = torch.cuda.memory_allocated() / 2**20
     else:
         base = _rss_mb()
+        _reset_peak()
     start = time.perf_counter()
     clf.fit(X_fit, y_fit)
     wall = time.perf_counter() - start
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if cuda
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _peak_mb()
     epoch = float(np.mean(clf.history_[:, "dur"]))
     if args.timing_only:
         epoch *= len(y) / len(y_fit)
@@ -95,6 +112,74 @@ def child(args):
         acc = float(np.mean(clf.predict(X_test) == y_test))
     print(json.dumps({"peak_mb": peak - base, "epoch_s": epoch, "fit_s": wall,
                       "acc": acc}))
+
+
+LOSSES = (("hpn", "target prototype only"), ("mce", "chunked"), ("mce", "dense"),
+          ("cosine", "chunked"), ("arcface", "chunked"), ("arcface", "dense"),
+          ("softmax", "learnable (K, D)"))
+
+
+def loss_cost_child(args):
+    """Time and peak memory of one training step of a loss alone: forward and backward
+    for a batch of network outputs (batch, D), K classes, prototypes in ``--buffer``."""
+    from hsproto import registry
+    from hsproto.losses import _base
+    from hsproto.prototypes import make_layout
+
+    torch.set_num_threads(args.threads)
+    k, d, b = args.classes[0], args.dims, args.batch_size
+    layout = make_layout(d, n_classes=k, strategy="random", random_state=0)
+    loss = registry.get("hsproto.losses", args.model)(layout)
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[args.buffer]
+    if loss.fixed_prototypes:
+        loss.prototypes = loss.prototypes.to(dtype)
+    if args.path == "dense":
+        _base.CHUNKED_CE_MIN_CLASSES = k + 1
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(b, d, generator=gen)
+    y = torch.randint(0, k, (b,), generator=gen)
+    params = [p for p in loss.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params) if params else None   # its state counts too
+    warm = z[:2].clone().requires_grad_(True)     # autograd's and the allocator's set-up
+    loss.classification(warm, y[:2]).mean().backward()
+    base = _rss_mb()
+    _reset_peak()
+    times = []
+    for _ in range(args.steps):
+        zi = z.clone().requires_grad_(True)
+        start = time.perf_counter()
+        loss.classification(zi, y).mean().backward()
+        if optimizer is not None:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=False)
+        times.append(time.perf_counter() - start)
+    peak = _peak_mb()
+    buffer_mb = (loss.prototypes.numel() * loss.prototypes.element_size() / 2**20
+                 if loss.fixed_prototypes else 0.0)
+    print(json.dumps({"ms": 1000 * float(np.median(times[1:] or times)),
+                      "peak_mb": peak - base, "buffer_mb": buffer_mb}))
+
+
+def loss_costs(args):
+    k = args.classes[0]
+    print(f"\n== training cost per batch of the loss alone: K = {k}, D = {args.dims}, "
+          f"batch {args.batch_size} (median of {args.steps} steps; memory: peak RSS "
+          f"above the start, after the prototype buffer) ==")
+    head = (f"{'loss':>8} {'path':>22} {'buffer':>9} {'buffer MB':>9} {'ms/batch':>9} "
+            f"{'peak MB':>8}")
+    print(head + "\n" + "-" * len(head), flush=True)
+    for loss, path in LOSSES:
+        for buffer in (("float32", "bfloat16") if loss == "hpn" else ("float32",)):
+            cmd = [sys.executable, __file__, "--loss-cost-child", "--model", loss,
+                   "--path", path, "--buffer", buffer, "--classes", str(k),
+                   "--dims", str(args.dims), "--batch-size", str(args.batch_size),
+                   "--threads", str(args.threads), "--steps", str(args.steps)]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"{loss} failed:\n{out.stderr[-3000:]}")
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{loss:>8} {path:>22} {buffer:>9} {r['buffer_mb']:9.0f} "
+                  f"{r['ms']:9.1f} {r['peak_mb']:8.0f}", flush=True)
 
 
 def run(args, n_classes, model):
@@ -128,11 +213,21 @@ def main():
     parser.add_argument("--prototypes", default="auto")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--quick", action="store_true", help="K = 1 000, 10 epochs")
+    parser.add_argument("--loss-cost", action="store_true",
+                        help="only the per-batch cost of each loss at the first --classes")
+    parser.add_argument("--steps", type=int, default=5, help="steps per loss (--loss-cost)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--loss-cost-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--buffer", default="float32", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.loss_cost_child:
+        return loss_cost_child(args)
+    if args.loss_cost:
+        return loss_costs(args)
     if args.quick:
         args.classes, args.epochs = [1000], 10
     print(f"torch {torch.__version__}, device {args.device}, {args.threads} threads; "

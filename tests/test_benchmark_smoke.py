@@ -30,3 +30,16 @@ def test_throughput_benchmark_runs():
     out = _run("benchmarks/throughput.py", "--models", "resnet_cifar", "--precision", "32",
                "--n", "32", "--batch-size", "16", "--rounds", "1")
     assert "resnet_cifar   32" in out and ("PASS" in out or "MISS" in out)
+
+
+@pytest.mark.slow
+def test_many_classes_benchmark_runs():
+    out = _run("benchmarks/many_classes.py", "--classes", "60", "--dims", "16",
+               "--features", "8", "--per-class", "2", "--hidden", "16", "--epochs", "2",
+               "--batch-size", "32")
+    assert "     60      hpn" in out and "     60  softmax" in out
+    assert "memory hpn/softmax" in out and ("PASS" in out or "MISS" in out)
+    out = _run("benchmarks/many_classes.py", "--loss-cost", "--classes", "50", "--dims",
+               "8", "--batch-size", "16", "--steps", "2")
+    for loss in ("hpn", "mce", "cosine", "arcface", "softmax"):
+        assert f"\n{loss:>8} " in out
