@@ -27,7 +27,8 @@ class PrototypeLoss(nn.Module):
     The estimator builds the loss as ``Loss(layout, **loss_params)`` from the placed
     :class:`~hsproto.Layout`: the loss reads what it needs from it (``layout.strategy``,
     ``layout.neighbour_angle``, ...) and keeps the class ``prototypes`` (K, D) and the
-    regression ``poles`` (T, D) as buffers (None where the layout has none). The
+    regression ``poles`` (T, D) as buffers (None where the layout has none, or where a
+    loss with learned class directions does not use them: ``softmax``). The
     network's raw output ``z`` (n, D) goes to every method; :func:`unit` gives its
     direction.
 

@@ -13,7 +13,8 @@ class SoftmaxLoss(PrototypeLoss):
     """Cross-entropy over ``W z + b`` with a learned ``W`` (K, D) and bias: the usual
     softmax classifier on the raw network output, so that every comparison with the
     prototype losses runs inside hsproto with the same backbone and training. The fixed
-    prototypes are not used; ``prototypes_`` becomes the learned directions ``W / ||W||``.
+    prototypes are not used (nor kept); ``prototypes_`` becomes the learned directions
+    ``W / ||W||``.
 
     Parameters
     ----------
@@ -28,6 +29,13 @@ class SoftmaxLoss(PrototypeLoss):
         super().__init__(layout)
         n_classes, n_dims = self.prototypes.shape
         self.classifier = nn.Linear(n_dims, n_classes, bias=bias)
+        # the placed prototypes are not used: no (K, D) buffer beside the weights
+        self.prototypes = None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # model files written before the buffer was dropped still hold it
+        state_dict.pop(prefix + "prototypes", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def classification(self, z, target):
         return soft_cross_entropy(self.adjusted(self.classifier(z)), target)

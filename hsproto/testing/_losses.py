@@ -227,7 +227,7 @@ def _seeded_fn(fn):
 def _loss_outputs(loss, z, classification):
     with seeded():
         if classification:
-            return loss.classification(z, (z.abs().argmax(1) % len(loss.prototypes)))
+            return loss.classification(z, (z.abs().argmax(1) % loss.layout.n_classes))
         return loss.regression(z, z[:, :len(loss.poles)].tanh())
 
 
