@@ -227,3 +227,21 @@ def test_model_file_saved_on_gpu_loads_on_cpu(images, tmp_path):
         loaded = hsproto.load(path)
     assert next(loaded.net_.module_.parameters()).device.type == "cpu"
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["mce", "cosine", "arcface"])
+def test_chunked_cross_entropy_and_bf16_buffers_on_gpu(loss, monkeypatch):
+    from hsproto.losses import _base
+
+    # 40 classes through the chunked path (chunks of 16), prototypes in bfloat16
+    monkeypatch.setattr(_base, "CHUNKED_CE_MIN_CLASSES", 32)
+    monkeypatch.setattr(_base, "CE_CHUNK", 16)
+    rng = np.random.default_rng(0)
+    centroids = rng.standard_normal((40, 16)).astype(np.float32)
+    y = np.repeat(np.arange(40), 6)
+    X = centroids[y] + 0.3 * rng.standard_normal((240, 16)).astype(np.float32)
+    clf = HypersphericalClassifier(loss=loss, n_dims=16, device="cuda", precision="bf16",
+                                   max_epochs=60, random_state=0).fit(X, y)
+    _on_cuda(clf)
+    assert clf.net_.criterion_.loss.prototypes.dtype == torch.bfloat16
+    assert clf.score(X, y) > 0.8

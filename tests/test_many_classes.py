@@ -153,3 +153,21 @@ def test_auto_uses_the_gold_code_beyond_the_optimisers_reach():
     assert isinstance(AutoStrategy().resolve(20_000, 512), GoldStrategy)
     np.testing.assert_array_equal(AutoStrategy()._generate(20_000, 512, 3),
                                   GoldStrategy()._generate(20_000, 512, 3))
+
+
+@pytest.mark.parametrize("loss, precision", [("cosine", "bf16"), ("mce", "32")])
+def test_a_fit_through_the_chunked_path_learns(monkeypatch, loss, precision):
+    monkeypatch.setattr(_base, "CHUNKED_CE_MIN_CLASSES", 32)
+    monkeypatch.setattr(_base, "CE_CHUNK", 16)
+    calls = []
+    real = _base._OtherClassesLSE
+    monkeypatch.setattr(_base, "_OtherClassesLSE", type(
+        "Counted", (real,), {"apply": staticmethod(
+            lambda *a: calls.append(1) or real.apply(*a))}))
+    rng = np.random.default_rng(0)
+    centroids = rng.standard_normal((40, 16)).astype(np.float32)
+    y = np.repeat(np.arange(40), 6)
+    X = centroids[y] + 0.3 * rng.standard_normal((240, 16)).astype(np.float32)
+    clf = HypersphericalClassifier(loss=loss, n_dims=16, precision=precision,
+                                   max_epochs=40, random_state=0).fit(X, y)
+    assert calls and clf.score(X, y) > 0.8

@@ -151,6 +151,12 @@ class PrototypeLoss(nn.Module):
     def set_epoch(self, epoch):
         self.epoch = int(epoch)
 
+    def chunked_training(self, target):
+        """Whether a cross-entropy over the prototypes trains ``target`` through
+        :func:`chunked_cross_entropy`: hard labels and at least
+        :data:`CHUNKED_CE_MIN_CLASSES` prototypes."""
+        return target.dim() == 1 and self.prototypes.shape[0] >= CHUNKED_CE_MIN_CLASSES
+
     def training_problem(self):
         """Why the trained loss cannot give a usable model (e.g. a collapsed learned
         temperature), or None; checked after training, before the model counts as
@@ -198,7 +204,7 @@ class ScaledSoftmaxLoss(PrototypeLoss):
         return self.log_scale.exp() * cos_y
 
     def classification(self, z, target):
-        if target.dim() == 1 and self.prototypes.shape[0] >= CHUNKED_CE_MIN_CLASSES:
+        if self.chunked_training(target):
             return chunked_cross_entropy(self, unit(z), target, self.log_scale.exp())
         cos = self.cosines(unit(z))
         return soft_cross_entropy(self.adjusted(self.logits(cos, target)), target)

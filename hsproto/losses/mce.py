@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from ._base import (
-    CHUNKED_CE_MIN_CLASSES,
     PrototypeLoss,
     chunked_cross_entropy,
     soft_cross_entropy,
@@ -27,6 +26,6 @@ class MCELoss(PrototypeLoss):
         return cos_y
 
     def classification(self, z, target):
-        if target.dim() == 1 and self.prototypes.shape[0] >= CHUNKED_CE_MIN_CLASSES:
+        if self.chunked_training(target):
             return chunked_cross_entropy(self, unit(z), target, torch.ones((), device=z.device))
         return soft_cross_entropy(self.adjusted(self.cosines(unit(z))), target)
