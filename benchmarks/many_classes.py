@@ -276,13 +276,15 @@ def main():
             accs = row["hpn"]["acc"], row["softmax"]["acc"]
             acc_ok = None if None in accs else accs[0] >= accs[1]
             ok = ratio <= 0.5 and acc_ok is not False
+            verdict = "PASS" if ok else "MISS"
+            if acc_ok is None:
+                verdict += " (memory only: accuracy not measured)"
             speed = row["softmax"]["epoch_s"] / row["hpn"]["epoch_s"]
             print(f"{'':>7} memory hpn/softmax {ratio:.2f}, epoch time softmax/hpn "
                   f"{speed:.1f}x, accuracy "
                   + ("not measured" if acc_ok is None else
-                     f"{accs[0] - accs[1]:+.4f}") + f"  {'PASS' if ok else 'MISS'}",
-                  flush=True)
-            results.append(ok)
+                     f"{accs[0] - accs[1]:+.4f}") + f"  {verdict}", flush=True)
+            results.append(ok and acc_ok is not None)
     if results:
         print(f"\n{sum(results)} of {len(results)} rows meet the target")
 
