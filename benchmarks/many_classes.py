@@ -42,6 +42,7 @@ import torch
 from skorch.callbacks import Callback
 
 MODELS = ("hpn", "softmax")
+TARGET_K = 100_000
 
 
 def make_data(n_classes, n_features, per_class, noise, seed=0):
@@ -279,12 +280,15 @@ def main():
             verdict = "PASS" if ok else "MISS"
             if acc_ok is None:
                 verdict += " (memory only: accuracy not measured)"
+            if n_classes != TARGET_K:
+                verdict = f"(the target is set at K = {TARGET_K})"
             speed = row["softmax"]["epoch_s"] / row["hpn"]["epoch_s"]
             print(f"{'':>7} memory hpn/softmax {ratio:.2f}, epoch time softmax/hpn "
                   f"{speed:.1f}x, accuracy "
                   + ("not measured" if acc_ok is None else
                      f"{accs[0] - accs[1]:+.4f}") + f"  {verdict}", flush=True)
-            results.append(ok and acc_ok is not None)
+            if n_classes == TARGET_K:
+                results.append(ok and acc_ok is not None)
     if results:
         print(f"\n{sum(results)} of {len(results)} rows meet the target")
 
