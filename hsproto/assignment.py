@@ -86,8 +86,10 @@ class DynamicAssignment(Callback):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         loss = net.criterion_.loss
+        # float32 at least: the buffer may be 16-bit (precision), the running sums not
         self.base_ = torch.from_numpy(np.array(loss.layout.placed_prototypes)).to(
-            loss.prototypes.device, loss.prototypes.dtype)
+            loss.prototypes.device, torch.promote_types(loss.prototypes.dtype,
+                                                        torch.float32))
         self.sums_ = torch.zeros_like(self.base_)        # un-normalised momentum sums
         self.weights_ = torch.zeros(len(self.base_), dtype=self.base_.dtype,
                                     device=self.base_.device)

@@ -171,3 +171,14 @@ def test_a_fit_through_the_chunked_path_learns(monkeypatch, loss, precision):
     clf = HypersphericalClassifier(loss=loss, n_dims=16, precision=precision,
                                    max_epochs=40, random_state=0).fit(X, y)
     assert calls and clf.score(X, y) > 0.8
+
+
+def test_dynamic_assignment_keeps_float32_sums_with_a_bf16_buffer():
+    X = np.random.default_rng(0).standard_normal((60, 5)).astype(np.float32)
+    y = np.arange(60) % 4
+    clf = HypersphericalClassifier(precision="bf16", assignment="dynamic", max_epochs=2,
+                                   random_state=0).fit(X, y)
+    assignment = dict(clf.net_.callbacks_)["assignment"]
+    assert clf.net_.criterion_.loss.prototypes.dtype == torch.bfloat16
+    assert assignment.sums_.dtype == torch.float32
+    assert sorted(clf.layout_.assignment) == [0, 1, 2, 3]
