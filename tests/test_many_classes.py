@@ -182,3 +182,14 @@ def test_dynamic_assignment_keeps_float32_sums_with_a_bf16_buffer():
     assert clf.net_.criterion_.loss.prototypes.dtype == torch.bfloat16
     assert assignment.sums_.dtype == torch.float32
     assert sorted(clf.layout_.assignment) == [0, 1, 2, 3]
+
+
+def test_a_nan_output_stays_nan_through_the_chunked_path(monkeypatch):
+    # the estimator's divergence check sees a NaN loss (no silent finite value)
+    monkeypatch.setattr(_base, "CHUNKED_CE_MIN_CLASSES", 10)
+    monkeypatch.setattr(_base, "CE_CHUNK", 4)
+    loss = CosineLoss(LAYOUT)
+    z = torch.randn(3, 8)
+    z[1, 2] = float("nan")
+    out = loss.classification(z, torch.tensor([0, 5, 10]))
+    assert torch.isfinite(out[[0, 2]]).all() and torch.isnan(out[1])

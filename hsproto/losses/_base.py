@@ -108,9 +108,8 @@ class PrototypeLoss(nn.Module):
         if n_classes <= CE_CHUNK:
             return u @ self.prototypes.T.to(u.dtype)
         out = u.new_empty((u.shape[0], n_classes))
-        for start in range(0, n_classes, CE_CHUNK):
-            out[:, start:start + CE_CHUNK] = u @ self.prototypes[
-                start:start + CE_CHUNK].T.to(u.dtype)
+        for start, p in _prototype_chunks(self.prototypes, u.dtype, CE_CHUNK):
+            out[:, start:start + len(p)] = u @ p.T
         return out
 
     # inference
@@ -257,16 +256,21 @@ def chunked_cross_entropy(loss, u, target, scale, chunk=None):
     return torch.logaddexp(others, true) - true
 
 
+def _prototype_chunks(prototypes, dtype, chunk):
+    """``(start, prototypes[start:start + chunk] in dtype)`` over the rows: a 16-bit
+    buffer is cast one chunk at a time, never whole."""
+    for start in range(0, prototypes.shape[0], chunk):
+        yield start, prototypes[start:start + chunk].to(dtype)
+
+
 class _OtherClassesLSE(torch.autograd.Function):
     """``log sum_{k != y_i} exp(scale cos(u_i, p_k) + offset_k)`` (n,), chunked over k,
     recomputed in the backward pass."""
 
     @staticmethod
     def _chunks(u, scale, prototypes, target, offset, chunk):
-        n_classes = prototypes.shape[0]
         rows = torch.arange(u.shape[0], device=u.device)
-        for start in range(0, n_classes, chunk):
-            p = prototypes[start:start + chunk].to(u.dtype)
+        for start, p in _prototype_chunks(prototypes, u.dtype, chunk):
             cos = u @ p.T
             logits = scale * cos
             if offset is not None:
