@@ -140,7 +140,11 @@ def test_arcface_warmup_has_no_margin():
 
 @pytest.mark.parametrize(("name", "params", "match"), [
     ("arcface", {"margin": -1.0}, "margin"), ("arcface", {"warmup_epochs": -1}, "warmup"),
-    ("cosine", {"scale": 0.0}, "scale"), ("vmf", {"n_samples": 0}, "n_samples"),
+    ("cosine", {"scale": 0.0}, "scale"), ("cosine", {"min_scale": -1.0}, "min_scale"),
+    ("cosine", {"scale": 0.5}, "min_scale"), ("cosine", {"min_scale": True}, "min_scale"),
+    ("cosine", {"min_scale": float("nan")}, "min_scale"),
+    ("arcface", {"scale": 2.0, "min_scale": 3.0}, "min_scale"),
+    ("vmf", {"n_samples": 0}, "n_samples"),
     ("vmf", {"init_ratio": 1.5}, "init_ratio")])
 def test_bad_loss_params(name, params, match):
     with pytest.raises(ValueError, match=match):
@@ -192,3 +196,49 @@ def test_hpn_orthogonal_classification_ignores_the_pole_component():
     assert not torch.allclose(plain.classification(moved, y), plain.classification(z, y))
     with pytest.raises(ValueError, match="classify_orthogonal must be a bool"):
         HPNLoss(Layout(4, prototypes=protos, poles=poles), classify_orthogonal="yes")
+
+
+def test_learned_temperature_is_projected_onto_min_scale_while_training():
+    z = torch.randn(6, D, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 3, 4, 0])
+    loss = build("cosine")                              # min_scale=1.0: tau >= 0
+    with torch.no_grad():
+        loss.log_scale.fill_(-3.0)
+    loss.eval()
+    loss.classification(z, y)                           # predicting leaves tau alone
+    assert float(loss.log_scale) == -3.0
+    loss.train()
+    out = loss.classification(z, y)
+    assert float(loss.log_scale) == 0.0                 # projected before use
+    out.sum().backward()                                # and the graph is intact
+    assert torch.isfinite(loss.log_scale.grad)
+    torch.testing.assert_close(out, build("cosine").classification(z, y))
+    free = build("cosine", min_scale=0)
+    with torch.no_grad():
+        free.log_scale.fill_(-3.0)
+    free.classification(z, y)
+    assert float(free.log_scale) == -3.0                # min_scale=0: no bound
+    fixed = build("cosine", scale=0.5, min_scale=0.25, learn_scale=False)
+    fixed.classification(z, y)
+    assert math.isclose(float(fixed.log_scale.exp()), 0.5, rel_tol=1e-6)
+
+
+def test_cosine_trains_with_sgd_at_the_papers_learning_rate():
+    """SGD, lr 0.1, momentum 0.9 (HPN's CIFAR recipe) on digits: a big early step
+    throws the network off, momentum then drives the unbounded temperature to 1e-9
+    and every gradient vanishes; the lower bound lets training recover."""
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    from hsproto import HypersphericalClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X).astype("float32")
+    params = dict(loss="cosine", optimizer="sgd", lr=0.1, momentum=0.9, max_epochs=20,
+                  random_state=0)
+    with pytest.raises(FloatingPointError, match="inverse temperature collapsed"):
+        HypersphericalClassifier(**params, loss_params={"min_scale": 0}).fit(X[:1347],
+                                                                         y[:1347])
+    clf = HypersphericalClassifier(**params).fit(X[:1347], y[:1347])
+    assert clf.score(X[1347:], y[1347:]) > 0.9
+    assert float(clf.net_.criterion_.loss.log_scale) >= 0.0

@@ -34,12 +34,14 @@ class ArcFaceLoss(ScaledSoftmaxLoss):
     learn_scale : bool, default=False
     param_lr_factor : float, default=10.0
         Learning-rate factor of the scale when it is learned.
+    min_scale : float, default=1.0
+        Lower bound of a learned scale (see :class:`~hsproto.losses.ScaledSoftmaxLoss`).
     """
 
     def __init__(self, layout, *, margin="auto", warmup_epochs=0, scale=30.0,
-                 learn_scale=False, param_lr_factor=10.0):
+                 learn_scale=False, param_lr_factor=10.0, min_scale=1.0):
         super().__init__(layout, scale=scale, learn_scale=learn_scale,
-                         param_lr_factor=param_lr_factor)
+                         param_lr_factor=param_lr_factor, min_scale=min_scale)
         if margin == "polytope":
             margin = 0.5 if layout.neighbour_angle is None else layout.neighbour_angle
         elif margin == "auto":
@@ -57,14 +59,14 @@ class ArcFaceLoss(ScaledSoftmaxLoss):
         return self.margin if self.epoch >= self.warmup_epochs else 0.0
 
     def target_logit(self, cos_y):
-        return self.log_scale.exp() * arcface_target_logit(cos_y, self._margin())
+        return self.inverse_temperature() * arcface_target_logit(cos_y, self._margin())
 
     def logits(self, cos, target):
         margin = self._margin()
         weight = (torch.nn.functional.one_hot(target.long(), cos.shape[1]).to(cos.dtype)
                   if target.dim() == 1 else target.to(cos.dtype))
         shifted = arcface_target_logit(cos, margin)
-        return self.log_scale.exp() * (cos + weight * (shifted - cos))
+        return self.inverse_temperature() * (cos + weight * (shifted - cos))
 
 
 def arcface_target_logit(cos, margin, eps=1e-7):
