@@ -335,20 +335,21 @@ def _fold_job(key, kind, problem_name, make, repeat, fold, train, test):
     return key, (r2_score(y[test], pred), None, elapsed)
 
 
-def _folds(kind, X, y, repeats):
+def _folds(kind, X, y, repeats, first_repeat=0):
     from sklearn.model_selection import KFold, StratifiedKFold
-    for repeat in range(repeats):
+    for repeat in range(first_repeat, first_repeat + repeats):
         cv = (StratifiedKFold if kind == "classification" else KFold)(
             3, shuffle=True, random_state=repeat)
         for fold, (train, test) in enumerate(cv.split(X, y)):
             yield repeat, fold, train, test
 
 
-def run(sections, repeats, jobs, problems=None, out=None):
+def run(sections, repeats, jobs, problems=None, out=None, first_repeat=0):
     """Cross-validate every (section, problem, model); results as nested dicts of per-fold
     lists: ``results[section][problem][model] = {"score": [...], "balanced": [...],
     "time": [...]}``. With ``out``, the results so far are rewritten to that JSON file
-    after every fit (a long run can be read before it ends)."""
+    after every fit (a long run can be read before it ends). Repeat r splits with
+    ``random_state=r`` and seeds the models with r, for r from ``first_repeat``."""
     from joblib import Parallel, delayed
     tasks = []
     for section, kind, table, models in sections:
@@ -357,7 +358,8 @@ def run(sections, repeats, jobs, problems=None, out=None):
                 continue
             X, y = load()
             for model_name, make in models.items():
-                for repeat, fold, train, test in _folds(kind, X, y, repeats):
+                for repeat, fold, train, test in _folds(kind, X, y, repeats,
+                                                        first_repeat):
                     key = (section, name, model_name)
                     tasks.append(delayed(_fold_job)(key, kind, name, make, repeat, fold,
                                                     train, test))
@@ -463,6 +465,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--first-repeat", type=int, default=0,
+                        help="seed of the first repeat (a confirmation run on unseen "
+                             "splits and seeds: e.g. 2 after selecting on 0 and 1)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--candidates", action="store_true",
                         help="also run the candidate hsproto configurations")
@@ -502,11 +507,12 @@ def main(argv=None):
         sections = [(s, k, t, {m: f for m, f in models.items()
                                if any(p in m for p in args.models)})
                     for s, k, t, models in sections]
-    print(f"suite: {repeats} x stratified 3-fold CV, {args.jobs} processes x 1 torch "
-          f"thread")
+    print(f"suite: {repeats} x stratified 3-fold CV (seeds {args.first_repeat} to "
+          f"{args.first_repeat + repeats - 1}), {args.jobs} processes x 1 torch thread")
     for name, doc in PROBLEMS_DOC.items():
         print(f"  {name:<18} {doc}")
-    results = run(sections, repeats, args.jobs, args.problems, args.out)
+    results = run(sections, repeats, args.jobs, args.problems, args.out,
+                  args.first_repeat)
     report(results)
     return results
 

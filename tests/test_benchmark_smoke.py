@@ -36,9 +36,10 @@ def test_throughput_benchmark_runs():
 def test_many_classes_benchmark_runs():
     out = _run("benchmarks/many_classes.py", "--classes", "60", "--dims", "16",
                "--features", "8", "--per-class", "2", "--hidden", "16", "--epochs", "2",
-               "--batch-size", "32")
-    assert "     60      hpn" in out and "     60  softmax" in out
-    assert "memory hpn/softmax" in out and "the target is set at K = 100000" in out
+               "--batch-size", "32", "--models", "hpn", "mce", "softmax")
+    assert "     60      hpn" in out and "     60      mce" in out and "     60  softmax" in out
+    assert "memory hpn/softmax" in out and "memory mce/softmax" in out
+    assert "the target is set at K = 100000" in out
     out = _run("benchmarks/many_classes.py", "--loss-cost", "--classes", "50", "--dims",
                "8", "--batch-size", "16", "--steps", "2")
     for loss in ("hpn", "mce", "cosine", "arcface", "softmax"):
