@@ -74,3 +74,22 @@ def test_gpu_fit_is_reproducible(data):
     b = HypersphericalClassifier(**FAST, device="cuda").fit(X, y).transform(X)
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert torch.cuda.is_available()
+
+
+def test_a_scheduled_cuda_model_loads_on_a_cpu_only_machine(data):
+    """The torch scheduler holds the optimizer: pickled through it, the optimizer state
+    escaped skorch's CUDA-to-CPU mapping (and was stored twice)."""
+    X, y = data
+    est = HypersphericalClassifier(**{**FAST, "lr_schedule": "step"}).fit(X, y)
+    expected = est.predict_proba(X)
+    blob = _pickled_as_if_on_cuda(est)
+    with mock.patch("torch.cuda.is_available", return_value=False), \
+            pytest.warns(UserWarning, match="CUDA"):
+        loaded = pickle.loads(blob)
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, rtol=1e-6)
+    assert est.net_.callbacks_ and any(                      # the live model keeps it
+        getattr(cb, "lr_scheduler_", None) is not None for _, cb in est.net_.callbacks_)
+    unscheduled = pickle.dumps(HypersphericalClassifier(**{**FAST, "lr_schedule": None})
+                               .fit(X, y))
+    assert len(pickle.dumps(est)) < 1.2 * len(unscheduled)  # the optimizer once, not twice
+    loaded.set_params(max_epochs=2).fit(X, y)               # refits with a new scheduler

@@ -17,7 +17,7 @@ import threading
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, PrintLog, ProgressBar
 from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import noop, to_tensor
 from torch import nn
@@ -173,6 +173,7 @@ class _Net(NeuralNet):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("scaler_", None)     # device state; a new one starts with the next fit
+        _drop_torch_schedulers(state)
         return state
 
     def _mix(self, batch):
@@ -441,3 +442,31 @@ def forward_outputs(net, batches, n, outputs):
 def _result_buffer(first, n):
     dtype = torch.float64 if first.is_floating_point() else first.dtype
     return torch.empty((n, *first.shape[1:]), dtype=dtype, device=first.device)
+
+
+def _drop_torch_schedulers(state):
+    """Pickle skorch ``LRScheduler`` callbacks without their torch scheduler.
+
+    The scheduler holds the optimizer, whose state skorch pickles on its own as a
+    device-dependent attribute (mapped to the CPU when a CUDA model is loaded where no
+    GPU is). Through the scheduler it would be pickled a second time, outside that
+    mapping: the model file doubled the optimizer state and a CUDA-trained model failed
+    to load on a CPU-only machine. The callback builds a new scheduler at the start of
+    every fit.
+    """
+    copies = {}
+
+    def clean(entry):
+        named = isinstance(entry, tuple) and len(entry) == 2
+        callback = entry[1] if named else entry
+        if not isinstance(callback, LRScheduler) \
+                or getattr(callback, "lr_scheduler_", None) is None:
+            return entry
+        if id(callback) not in copies:
+            copies[id(callback)] = copy.copy(callback)
+            copies[id(callback)].lr_scheduler_ = None
+        return (entry[0], copies[id(callback)]) if named else copies[id(callback)]
+
+    for key in ("callbacks", "callbacks_"):
+        if isinstance(state.get(key), list):
+            state[key] = [clean(entry) for entry in state[key]]
