@@ -269,6 +269,6 @@ def test_frozen_pretrained_trunk_through_the_estimator(resnet18_file):
     # a learning rate of its own for the (unfrozen) trunk
     tuned = HypersphericalClassifier("torchvision", module_params={
         "arch": "resnet18", "weights": str(path)}, backbone_lr=1e-4, lr=1e-2, max_epochs=1,
-        batch_size=8, random_state=0).fit(X, y)
+        lr_schedule=None, batch_size=8, random_state=0).fit(X, y)
     lrs = {g["lr"]: len(g["params"]) for g in tuned.net_.optimizer_.param_groups}
     assert lrs[1e-4] == len(list(tuned.net_.module_.backbone.parameters()))

@@ -18,6 +18,7 @@ def digits():
 
 def _clf(**kw):
     kw.setdefault("max_epochs", 6)
+    kw.setdefault("lr_schedule", None)      # a constant lr unless a test names one
     return HypersphericalClassifier(random_state=0, **kw)
 
 
@@ -47,7 +48,14 @@ def test_cosine_and_constant_lr(digits):
     lrs = _lrs(_clf(lr=0.01, lr_schedule="cosine").fit(X, y))
     expected = 0.005 * (1 + np.cos(np.pi * np.arange(6) / 6))
     np.testing.assert_allclose(lrs, expected, rtol=1e-6)
+    # the classifier's default schedule is the cosine one (docs/defaults.md)
+    default = HypersphericalClassifier(lr=0.01, max_epochs=6, random_state=0).fit(X, y)
+    np.testing.assert_allclose(_lrs(default), expected, rtol=1e-6)
     np.testing.assert_allclose(_lrs(_clf(lr=0.01).fit(X, y)), [0.01] * 6)
+    # the regressor keeps a constant learning rate by default
+    reg = HypersphericalRegressor(lr=0.01, max_epochs=3, random_state=0).fit(
+        X, y.astype(np.float32))
+    np.testing.assert_allclose(_lrs(reg), [0.01] * 3)
 
 
 def test_onecycle_steps_per_batch(digits):

@@ -257,7 +257,8 @@ def test_mixed_soft_labels_reach_the_loss(iris, class_weight):
 @pytest.mark.parametrize(("loss", "factor"), [("vmf", 10.0), ("cosine", 10.0), ("hpn", None)])
 def test_loss_parameters_get_their_own_learning_rate(iris, loss, factor):
     X, y = iris
-    clf = HypersphericalClassifier(loss=loss, lr=2e-3, max_epochs=1, random_state=0)
+    clf = HypersphericalClassifier(loss=loss, lr=2e-3, max_epochs=1, lr_schedule=None,
+                                   random_state=0)
     groups = clf.fit(X, y).net_.optimizer_.param_groups
     if factor is None:
         assert [g["lr"] for g in groups] == [2e-3]
