@@ -454,10 +454,17 @@ def report(results):
                       metric="balanced")
 
 
-def merge(into, other):
+def merge(into, other, pool=False):
+    """Merge result files; with ``pool``, a model's per-fold lists from several files
+    (runs on different ``--first-repeat`` seeds) are concatenated instead of replaced."""
     for section, problems in other.items():
         for name, cells in problems.items():
-            into.setdefault(section, {}).setdefault(name, {}).update(cells)
+            table = into.setdefault(section, {}).setdefault(name, {})
+            for model, cell in cells.items():
+                if pool and model in table:
+                    table[model] = {key: table[model][key] + cell[key] for key in cell}
+                else:
+                    table[model] = cell
     return into
 
 
@@ -481,13 +488,16 @@ def main(argv=None):
     parser.add_argument("--out", help="write the per-fold results to this JSON file")
     parser.add_argument("--from", dest="inputs", nargs="*",
                         help="print merged result files instead of running")
+    parser.add_argument("--pool", action="store_true",
+                        help="with --from: pool the folds of a model found in several "
+                             "files (runs on different seeds)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HSPROTO_CACHE_DIR", "")
     if args.inputs:
         results = {}
         for path in args.inputs:
             with open(path) as f:
-                merge(results, json.load(f))
+                merge(results, json.load(f), pool=args.pool)
         report(results)
         return results
     repeats = 1 if args.quick else args.repeats

@@ -44,3 +44,25 @@ def test_many_classes_benchmark_runs():
                "8", "--batch-size", "16", "--steps", "2")
     for loss in ("hpn", "mce", "cosine", "arcface", "softmax"):
         assert f"\n{loss:>8} " in out
+
+
+def test_suite_pools_the_folds_of_runs_on_different_seeds(tmp_path):
+    import json
+    first = {"classification": {"iris": {
+        "SVC": {"score": [0.9, 1.0], "balanced": [0.9, 1.0], "time": [0.1, 0.1]},
+        "hsproto (default)": {"score": [1.0, 1.0], "balanced": [1.0, 1.0],
+                              "time": [1, 1]}}}}
+    second = {"classification": {"iris": {
+        "SVC": {"score": [1.0, 1.0], "balanced": [1.0, 1.0], "time": [0.1, 0.1]},
+        "hsproto (default)": {"score": [0.5, 0.5], "balanced": [0.5, 0.5],
+                              "time": [1, 1]}}}}
+    paths = []
+    for i, data in enumerate((first, second)):
+        paths.append(tmp_path / f"r{i}.json")
+        paths[-1].write_text(json.dumps(data))
+    replaced = _run("benchmarks/suite.py", "--from", *map(str, paths))
+    pooled = _run("benchmarks/suite.py", "--from", *map(str, paths), "--pool")
+    row = [line for line in pooled.splitlines() if line.startswith("hsproto (default)")][0]
+    assert "0.7500" in row                                   # (1 + 1 + .5 + .5) / 4
+    row = [line for line in replaced.splitlines() if line.startswith("hsproto (default)")]
+    assert "0.5000" in row[0]                                # the second file replaced it
