@@ -62,7 +62,8 @@ def test_suite_pools_the_folds_of_runs_on_different_seeds(tmp_path):
         paths[-1].write_text(json.dumps(data))
     replaced = _run("benchmarks/suite.py", "--from", *map(str, paths))
     pooled = _run("benchmarks/suite.py", "--from", *map(str, paths), "--pool")
-    row = [line for line in pooled.splitlines() if line.startswith("hsproto (default)")][0]
+    row = next(line for line in pooled.splitlines() if line.startswith("hsproto (default)"))
     assert "0.7500" in row                                   # (1 + 1 + .5 + .5) / 4
-    row = [line for line in replaced.splitlines() if line.startswith("hsproto (default)")]
-    assert "0.5000" in row[0]                                # the second file replaced it
+    row = next(line for line in replaced.splitlines()
+               if line.startswith("hsproto (default)"))
+    assert "0.5000" in row                                   # the second file replaced it

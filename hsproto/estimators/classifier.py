@@ -56,11 +56,12 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         (docs/defaults.md); its learned temperature is bounded below (``min_scale``), so
         it also trains with SGD at the papers' learning rates. For many thousands of
         classes prefer ``"hpn"``: its cost per batch does not grow with the number of
-        classes (docs/scaling.md). A registered loss: ``"hpn"`` (squared cosine, HPN), ``"mce"`` (cross-entropy over
-        the cosines, HMPN), ``"cosine"`` (normalised softmax, learned temperature),
-        ``"arcface"`` (angular margin; the polytope's neighbour angle for simplex,
-        orthoplex and cube prototypes), ``"vmf"`` (von Mises-Fisher, Monte-Carlo
-        probabilities) or ``"softmax"`` (a learned linear classifier: the baseline).
+        classes (docs/scaling.md). A registered loss: ``"hpn"`` (squared cosine, HPN),
+        ``"mce"`` (cross-entropy over the cosines, HMPN), ``"cosine"`` (normalised
+        softmax, learned temperature), ``"arcface"`` (angular margin; the polytope's
+        neighbour angle for simplex, orthoplex and cube prototypes), ``"vmf"`` (von
+        Mises-Fisher, Monte-Carlo probabilities) or ``"softmax"`` (a learned linear
+        classifier: the baseline).
     loss_params : dict, default=None
         Keyword arguments of the loss, e.g. ``{"margin": 0.3, "warmup_epochs": 5}``.
     max_epochs : int, default=200
