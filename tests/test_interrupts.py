@@ -33,6 +33,16 @@ class _StopAt(Callback):
             raise KeyboardInterrupt
 
 
+@pytest.fixture(autouse=True)
+def _default_sigint():
+    """Python's own SIGINT handler for each test (and, inherited, its subprocesses):
+    a shell that starts the test run in the background without job control makes it
+    ignore SIGINT, and an ignored signal cannot interrupt anything."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def data():
     rng = np.random.default_rng(0)
