@@ -179,7 +179,7 @@ class ScaledSoftmaxLoss(PrototypeLoss):
         and the posterior stays far too flat (digits, 100 epochs: ECE 0.16 at factor 1,
         0.013 at 10, see docs/losses.md).
     min_scale : float
-        Lower bound of a learned ``beta``: after each optimiser step ``tau`` is projected
+        Lower bound of a learned ``beta``: before each training step ``tau`` is projected
         onto ``[log(min_scale), inf)`` (projected gradient descent). Without it, SGD with
         momentum at the papers' learning rates can drive ``beta`` to zero within a few
         steps, where every gradient vanishes and training never recovers (digits,
@@ -237,7 +237,7 @@ class ScaledSoftmaxLoss(PrototypeLoss):
         return soft_cross_entropy(self.adjusted(self.logits(cos, target)), target)
 
     def class_logits(self, z):
-        return self.log_scale.exp() * self.class_scores(z)
+        return self.inverse_temperature() * self.class_scores(z)
 
     def class_proba(self, z):
         return torch.softmax(self.class_logits(z), dim=1)
