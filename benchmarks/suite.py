@@ -291,6 +291,14 @@ REG_CANDIDATES = {
     "hsproto reg 200 epochs": hsproto_regressor(max_epochs=200),
     "hsproto reg adamw wd=1e-2": hsproto_regressor(optimizer="adamw", weight_decay=1e-2),
     "hsproto reg dropout=0.2": hsproto_regressor(module_params={"dropout": 0.2}),
+    "hsproto reg batch_size=32": hsproto_regressor(batch_size=32),
+    "hsproto reg n_dims=8": hsproto_regressor(n_dims=8),
+    "hsproto reg n_dims=8 batch_size=32": hsproto_regressor(n_dims=8, batch_size=32),
+    "hsproto reg 200 epochs cosine lr": hsproto_regressor(max_epochs=200,
+                                                          lr_schedule="cosine"),
+    "hsproto reg lr=3e-3 cosine lr": hsproto_regressor(lr=3e-3, lr_schedule="cosine"),
+    "hsproto reg early_stopping 300 epochs": hsproto_regressor(early_stopping=True,
+                                                               max_epochs=300),
 }
 LONG_TAIL = {
     "LogisticRegression balanced": sklearn_model("LogisticRegression", max_iter=2000,
@@ -300,9 +308,10 @@ LONG_TAIL = {
     "hsproto balanced": hsproto_classifier(class_weight="balanced"),
     "hsproto balanced + mixup": hsproto_classifier(class_weight="balanced",
                                                    mixing="mixup"),
-    "hsproto cosine balanced": hsproto_classifier(loss="cosine", class_weight="balanced"),
-    "hsproto cosine logit_adjustment=1": hsproto_classifier(loss="cosine",
-                                                            logit_adjustment=1.0),
+    "hsproto logit_adjustment=1": hsproto_classifier(logit_adjustment=1.0),
+    "hsproto logit_adjustment=1 + mixup": hsproto_classifier(logit_adjustment=1.0,
+                                                             mixing="mixup"),
+    "hsproto logit_adjustment=2": hsproto_classifier(logit_adjustment=2.0),
     "hsproto mce logit_adjustment=1": hsproto_classifier(loss="mce", logit_adjustment=1.0),
     "hsproto arcface logit_adjustment=1": hsproto_classifier(
         loss="arcface", loss_params={"margin": 0.5}, logit_adjustment=1.0),

@@ -67,3 +67,30 @@ def test_suite_pools_the_folds_of_runs_on_different_seeds(tmp_path):
     row = next(line for line in replaced.splitlines()
                if line.startswith("hsproto (default)"))
     assert "0.5000" in row                                   # the second file replaced it
+
+
+def test_calibration_benchmark_compares_calibrated_classifier_cv_rows(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import calibration
+    import suite
+    from sklearn.datasets import make_blobs
+
+    from hsproto import HypersphericalClassifier
+
+    monkeypatch.setitem(suite.CLASSIFICATION, "tiny",
+                        lambda: make_blobs(90, 4, centers=3, random_state=0))
+    monkeypatch.setitem(suite.PROBLEMS_DOC, "tiny", "make_blobs: 90 x 4, 3 classes")
+    monkeypatch.setattr(calibration, "_hsproto", lambda image, loss, scale, seed:
+                        HypersphericalClassifier(loss=loss, proba_scale=scale,
+                                                 max_epochs=3, random_state=seed))
+    short = calibration.skorch_classifier
+    monkeypatch.setattr(calibration, "skorch_classifier",
+                        lambda *a, **k: short(*a, **k).set_params(max_epochs=3))
+    calibration.main(["--problems", "tiny", "--losses", "cosine", "--sklearn"])
+    out = capsys.readouterr().out
+    for row in ("cosine before", "cosine auto", calibration.REFERENCE,
+                *calibration.SKLEARN_ROWS):
+        assert f"\n{row:<36} " in out, row
+    assert "CalibratedClassifierCV(method='temperature', ensemble=False)" in out
+    verdict = out.rsplit("ensemble=False)", 1)[1]
+    assert "tiny" in verdict and ("PASS" in verdict or "MISS" in verdict)
