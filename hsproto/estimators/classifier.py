@@ -93,7 +93,9 @@ class HypersphericalClassifier(ClassifierMixin, HypersphericalBase):
         network's plain logits at prediction target balanced accuracy; 1.0 is the
         paper's choice. For losses trained by cross-entropy over logits (``mce``,
         ``cosine``, ``arcface``, ``softmax``); use it instead of, not with,
-        ``class_weight="balanced"``.
+        ``class_weight="balanced"``. With ``mixing="mixup"`` and the default loss it is
+        the best long-tail recipe measured (docs/defaults.md); ``logit_adjustment=2``
+        with MixUp over-predicted the rare classes there.
     proba_scale : float or "auto", default=10.0
         For losses without a probability model of their own (``hpn``, ``mce``),
         ``predict_proba`` is ``softmax(proba_scale * cos(z, p_k))``: cosines lie in
