@@ -85,8 +85,9 @@ print("X:", X.shape, " wines per class:", np.bincount(y))
 ## A pipeline: scaling, then the classifier
 
 The measurements have very different scales, so a `StandardScaler` comes first. The
-classifier uses its defaults (a small MLP, the `"auto"` prototype placement and the HPN
-loss), trained for 30 epochs with a learning rate of 0.01.
+classifier uses its defaults (a small MLP, the `"auto"` prototype placement and the
+`cosine` loss: a softmax over the cosines with a learned temperature), trained for 30
+epochs with a learning rate of 0.01.
 '''),
     code('''
 from sklearn.pipeline import make_pipeline
@@ -533,8 +534,11 @@ print(len(X_train), "training and", len(X_test), "test digits")
     md('''
 ## Default and calibrated probabilities
 
-By default `predict_proba` is a softmax of 10 × the cosines to the prototypes. The factor
-10 (`proba_scale`) sets how peaked the probabilities are, whatever the data.
+The default loss, `cosine`, learns how peaked its probabilities are (a temperature)
+while it trains. The HPN loss (`loss="hpn"`), used in this section, has no probability
+model of its own: its `predict_proba` is a softmax of 10 × the cosines to the
+prototypes, and the factor 10 (`proba_scale`) sets how peaked the probabilities are,
+whatever the data.
 `proba_scale="auto"` holds out 10 % of the training data (`validation_fraction`),
 trains on the rest and then fits the factor that gives the best likelihood on the
 held-out part (temperature scaling). The fitted factor is `proba_scale_`.
@@ -547,8 +551,9 @@ from hsproto import HypersphericalClassifier
 from hsproto.metrics import expected_calibration_error
 
 common = {"max_epochs": 30, "random_state": RANDOM_STATE}
-default = HypersphericalClassifier(**common).fit(X_train, y_train)
-calibrated = HypersphericalClassifier(proba_scale="auto", **common).fit(X_train, y_train)
+default = HypersphericalClassifier(loss="hpn", **common).fit(X_train, y_train)
+calibrated = HypersphericalClassifier(loss="hpn", proba_scale="auto", **common).fit(
+    X_train, y_train)
 
 for name, clf in [("default (proba_scale=10)", default), ('proba_scale="auto"', calibrated)]:
     ece = expected_calibration_error(y_test, clf.predict_proba(X_test))
@@ -574,7 +579,8 @@ for scale in [2, 3, 5, 10, 20, 50]:
 A small factor makes the probabilities too flat (the model is underconfident), a large
 one too peaked (overconfident). The right factor depends on the loss, the number of
 output dimensions and how long the network trained; `proba_scale="auto"` finds it on
-held-out training data, without looking at the test labels.
+held-out training data, without looking at the test labels. It works the same way for
+every loss: for `cosine` it rescales the learned logits.
 
 `ReliabilityDisplay` draws the reliability diagram: each marker is one bin, its mean
 confidence against its accuracy; a calibrated model follows the diagonal. The grey bars
@@ -1128,13 +1134,14 @@ clf.fit(X_train, y_train)
 print(f"test accuracy after {len(clf.history_)} epochs: {clf.score(X_test, y_test):.3f}")
 '''),
     md('''
-The learning rate of each epoch is recorded in `history_`. It is the rate of the first
-group of parameters, here the backbone's (`backbone_lr`), following the cosine schedule.
+The learning rates of each epoch are recorded in `history_`: `"lr"` is the head's and
+`"backbone_lr"` the backbone's; both follow the cosine schedule.
 '''),
     code('''
 from hsproto.plotting import TrainingCurvesDisplay
 
-print("learning rate per epoch:", np.round(clf.history_[:, "lr"], 6))
+print("head learning rate per epoch:    ", np.round(clf.history_[:, "lr"], 6))
+print("backbone learning rate per epoch:", np.round(clf.history_[:, "backbone_lr"], 6))
 curves = TrainingCurvesDisplay.from_estimator(clf)
 '''),
     md('''
