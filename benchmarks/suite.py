@@ -291,14 +291,18 @@ REG_CANDIDATES = {
     "hsproto reg 200 epochs": hsproto_regressor(max_epochs=200),
     "hsproto reg adamw wd=1e-2": hsproto_regressor(optimizer="adamw", weight_decay=1e-2),
     "hsproto reg dropout=0.2": hsproto_regressor(module_params={"dropout": 0.2}),
-    "hsproto reg batch_size=32": hsproto_regressor(batch_size=32),
+    "hsproto reg n_dims=2 (the default before the third round)": hsproto_regressor(
+        n_dims=2),
     "hsproto reg n_dims=8": hsproto_regressor(n_dims=8),
     "hsproto reg n_dims=8 batch_size=32": hsproto_regressor(n_dims=8, batch_size=32),
-    "hsproto reg 200 epochs cosine lr": hsproto_regressor(max_epochs=200,
-                                                          lr_schedule="cosine"),
-    "hsproto reg lr=3e-3 cosine lr": hsproto_regressor(lr=3e-3, lr_schedule="cosine"),
-    "hsproto reg early_stopping 300 epochs": hsproto_regressor(early_stopping=True,
-                                                               max_epochs=300),
+    # the rest of the third round, as run: with the old n_dims=2
+    "hsproto reg n_dims=2 batch_size=32": hsproto_regressor(n_dims=2, batch_size=32),
+    "hsproto reg n_dims=2 200 epochs cosine lr": hsproto_regressor(
+        n_dims=2, max_epochs=200, lr_schedule="cosine"),
+    "hsproto reg n_dims=2 lr=3e-3 cosine lr": hsproto_regressor(
+        n_dims=2, lr=3e-3, lr_schedule="cosine"),
+    "hsproto reg n_dims=2 early_stopping 300 epochs": hsproto_regressor(
+        n_dims=2, early_stopping=True, max_epochs=300),
 }
 LONG_TAIL = {
     "LogisticRegression balanced": sklearn_model("LogisticRegression", max_iter=2000,

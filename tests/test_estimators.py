@@ -153,7 +153,7 @@ def test_regressor_multi_output(reg_data):
     X, y = reg_data
     Y = np.column_stack([y, -2 * y + 3])
     reg = HypersphericalRegressor(max_epochs=100, random_state=0).fit(X, Y)
-    assert reg.poles_.shape == (2, 3)                       # default n_dims = T + 1
+    assert reg.poles_.shape == (2, 4)                       # default n_dims = T + 2
     assert reg.predict(X).shape == (200, 2)
     assert reg.score(X, Y) > 0.7
     with pytest.raises(ValueError, match=r"too small for 2 regression target.*>= 3"):

@@ -154,7 +154,9 @@ def test_sphere_regressor_colour_bar_and_poles(reg, iris):
     assert disp.prototype_markers_ is None
     # the pole axis: dashed line plus the two end markers, labelled with y's range
     assert len(disp.pole_lines_) == 3
-    assert np.allclose(disp.pole_lines_[1].get_xydata(), reg.poles_)
+    assert reg.n_dims_ == 3                   # the default, n_targets + 2: on the sphere
+    upper, lower = (np.column_stack(line.get_data_3d()) for line in disp.pole_lines_[1:])
+    assert np.allclose(np.linalg.norm(upper), 1.0) and np.allclose(lower, -upper)
     labels = _legend_labels(disp.marker_legend_)
     assert labels == [f"pole: y = {reg.y_max_[0]:.3g}", f"pole: y = {reg.y_min_[0]:.3g}"]
     # no y: the prediction, still continuous
