@@ -128,6 +128,25 @@ def test_dynamic_assignment_in_fit(iris):
     assert clf.score(X, y) > 0.8
 
 
+def test_dynamic_assignment_keeps_the_layout_the_network_last_trained_on():
+    """A reassignment at the end of the final epoch has no epoch to train on: it is
+    undone, so the model does not predict with prototypes it never learned."""
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:500] / 16, y[:500]
+    one = HypersphericalClassifier(assignment="dynamic", max_epochs=1,
+                                   random_state=0).fit(X, y)
+    assert one.history_[-1, "assignment_changes"] > 0          # proposed ...
+    assert one.layout_.assignment is None                      # ... and undone
+    np.testing.assert_allclose(one.prototypes_, one.layout_.placed_prototypes)
+    two = HypersphericalClassifier(assignment="dynamic", max_epochs=2,
+                                   random_state=0).fit(X, y)
+    # epoch 1's reassignment was trained on in epoch 2 and is kept
+    assert two.layout_.assignment is not None
+    np.testing.assert_allclose(two.net_.criterion_.loss.prototypes.numpy(),
+                               two.prototypes_, atol=1e-6)
+
+
 def test_dynamic_assignment_interval_and_bad_params(iris):
     X, y = iris
     clf = HypersphericalClassifier(assignment="dynamic", assignment_params={"interval": 3},
