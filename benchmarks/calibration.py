@@ -67,6 +67,11 @@ def _hsproto(image, loss, proba_scale, seed):
     return suite._scaled_net(model, image)
 
 
+def _reference_net(image):
+    """The skorch cross-entropy net of hsproto's shape that the reference rows use."""
+    return suite._scaled_net(skorch_classifier("cnn" if image else "mlp"), image)
+
+
 def run_problem(name, losses, n_splits=3, sklearn_rows=False):
     """{model: [(accuracy, ece, nll, fit seconds) per fold]} for one problem."""
     X, y = suite.CLASSIFICATION[name]()
@@ -93,15 +98,14 @@ def run_problem(name, losses, n_splits=3, sklearn_rows=False):
         fit_idx, cal_idx = train_test_split(train, test_size=0.1, stratify=y[train],
                                             random_state=fold)
         torch.manual_seed(fold)
-        net = suite._scaled_net(skorch_classifier("cnn" if image else "mlp"), image)
+        net = _reference_net(image)
         start = time.perf_counter()
         net.fit(X[fit_idx], y[fit_idx])
         t = fit_logit_scale(_logits(net, X[cal_idx]), y[cal_idx])
         record(REFERENCE, softmax(t * _logits(net, X[test]), axis=1), test,
                time.perf_counter() - start)
         if sklearn_rows:
-            bases = (_hsproto(image, "cosine", 10.0, fold),
-                     suite._scaled_net(skorch_classifier("cnn" if image else "mlp"), image))
+            bases = (_hsproto(image, "cosine", 10.0, fold), _reference_net(image))
             for row, base in zip(SKLEARN_ROWS, bases, strict=True):
                 torch.manual_seed(fold)
                 model = CalibratedClassifierCV(base, method="temperature", cv=3,

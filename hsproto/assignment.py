@@ -172,6 +172,6 @@ class DynamicAssignment(Callback):
         net.history.record("assignment_time", elapsed)
 
     def on_train_end(self, net, **kwargs):
-        if getattr(self, "trained_layout_", None) is not None:
+        if self.trained_layout_ is not None:
             net.criterion_.loss.set_layout(self.trained_layout_)
             self.trained_layout_ = None
