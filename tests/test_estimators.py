@@ -379,3 +379,17 @@ def test_bad_joint_targets(joint_data):
         JointEstimator(**FAST).fit(X, bad)
     with pytest.raises(ValueError, match="use n_dims >= 3"):
         JointEstimator(**FAST, n_dims=2).fit(X, y)
+
+
+@pytest.mark.parametrize("make", [HypersphericalClassifier, HypersphericalRegressor])
+def test_mlp_default_dropout_is_the_suites_choice(make, blobs, reg_data):
+    """docs/defaults.md, fourth round: the mlp backbone drops 0.4 of each hidden layer's
+    activations by default; module_params={"dropout": 0.2} gives the old default back."""
+    X, y = blobs if make is HypersphericalClassifier else reg_data
+
+    def rates(est):
+        return [m.p for m in est.net_.module_.modules() if isinstance(m, torch.nn.Dropout)]
+
+    assert rates(make(**FAST).fit(X, y)) == [0.4]
+    old = dict(FAST, module_params={**FAST["module_params"], "dropout": 0.2})
+    assert rates(make(**old).fit(X, y)) == [0.2]
