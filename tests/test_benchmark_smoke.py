@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,3 +95,35 @@ def test_calibration_benchmark_compares_calibrated_classifier_cv_rows(monkeypatc
     assert "CalibratedClassifierCV(method='temperature', ensemble=False)" in out
     verdict = out.rsplit("ensemble=False)", 1)[1]
     assert "tiny" in verdict and ("PASS" in verdict or "MISS" in verdict)
+
+
+def test_calibration_benchmark_repeats_and_pools_json(monkeypatch, capsys, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import calibration
+    import suite
+    from sklearn.datasets import make_blobs
+
+    from hsproto import HypersphericalClassifier
+
+    monkeypatch.setitem(suite.CLASSIFICATION, "tiny",
+                        lambda: make_blobs(90, 4, centers=3, random_state=0))
+    monkeypatch.setitem(suite.PROBLEMS_DOC, "tiny", "make_blobs: 90 x 4, 3 classes")
+    monkeypatch.setattr(calibration, "_hsproto", lambda image, loss, scale, seed:
+                        HypersphericalClassifier(loss=loss, proba_scale=scale,
+                                                 max_epochs=3, random_state=seed))
+    short = calibration.skorch_classifier
+    monkeypatch.setattr(calibration, "skorch_classifier",
+                        lambda *a, **k: short(*a, **k).set_params(max_epochs=3))
+    path = tmp_path / "r.json"
+    fitted = calibration.main(["--problems", "tiny", "--losses", "cosine", "--repeats", "2",
+                               "--first-repeat", "1", "--auto-only", "--json", str(path)])
+    assert set(fitted["tiny"]) == {"cosine auto", calibration.REFERENCE}   # no "before"
+    assert len(fitted["tiny"]["cosine auto"]) == 6                         # 2 x 3 folds
+    capsys.readouterr()
+    pooled = calibration.main(["--from", str(path), str(path)])
+    out = capsys.readouterr().out
+    assert "(12 folds)" in out
+    assert np.allclose(pooled["tiny"]["cosine auto"], fitted["tiny"]["cosine auto"] * 2)
+    default = out.split("the default loss (cosine) alone", 1)[1]
+    assert "tiny" in default and "paired difference" in default
+    assert "1 of 1 pass" in out or "0 of 1 pass" in out
