@@ -70,7 +70,9 @@ def test_suite_pools_the_folds_of_runs_on_different_seeds(tmp_path):
     assert "0.5000" in row                                   # the second file replaced it
 
 
-def test_calibration_benchmark_compares_calibrated_classifier_cv_rows(monkeypatch, capsys):
+@pytest.fixture
+def calibration(monkeypatch):
+    """benchmarks/calibration.py on a 90-sample "tiny" problem with 3-epoch models."""
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import calibration
     import suite
@@ -87,6 +89,10 @@ def test_calibration_benchmark_compares_calibrated_classifier_cv_rows(monkeypatc
     short = calibration.skorch_classifier
     monkeypatch.setattr(calibration, "skorch_classifier",
                         lambda *a, **k: short(*a, **k).set_params(max_epochs=3))
+    return calibration
+
+
+def test_calibration_benchmark_compares_calibrated_classifier_cv_rows(calibration, capsys):
     calibration.main(["--problems", "tiny", "--losses", "cosine", "--sklearn"])
     out = capsys.readouterr().out
     for row in ("cosine before", "cosine auto", calibration.REFERENCE,
@@ -97,23 +103,7 @@ def test_calibration_benchmark_compares_calibrated_classifier_cv_rows(monkeypatc
     assert "tiny" in verdict and ("PASS" in verdict or "MISS" in verdict)
 
 
-def test_calibration_benchmark_repeats_and_pools_json(monkeypatch, capsys, tmp_path):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import calibration
-    import suite
-    from sklearn.datasets import make_blobs
-
-    from hsproto import HypersphericalClassifier
-
-    monkeypatch.setitem(suite.CLASSIFICATION, "tiny",
-                        lambda: make_blobs(90, 4, centers=3, random_state=0))
-    monkeypatch.setitem(suite.PROBLEMS_DOC, "tiny", "make_blobs: 90 x 4, 3 classes")
-    monkeypatch.setattr(calibration, "_hsproto", lambda image, loss, scale, seed:
-                        HypersphericalClassifier(loss=loss, proba_scale=scale,
-                                                 max_epochs=3, random_state=seed))
-    short = calibration.skorch_classifier
-    monkeypatch.setattr(calibration, "skorch_classifier",
-                        lambda *a, **k: short(*a, **k).set_params(max_epochs=3))
+def test_calibration_benchmark_repeats_and_pools_json(calibration, capsys, tmp_path):
     path = tmp_path / "r.json"
     fitted = calibration.main(["--problems", "tiny", "--losses", "cosine", "--repeats", "2",
                                "--first-repeat", "1", "--auto-only", "--json", str(path)])
