@@ -2,9 +2,9 @@
 ``proba_scale="auto"``, beside a temperature-scaled softmax network.
 
 For each classification problem of ``benchmarks/suite.py`` (``--problems`` to choose),
-stratified 3-fold CV, repeated ``--repeats`` times: repeat r shuffles with
-``random_state=r`` and seeds fold f's models and split with ``3 r + f`` (repeat 0 is the
-single run of earlier versions). In each fold:
+stratified 3-fold CV, repeated ``--repeats`` times on the suite's folds (repeat r
+shuffles with ``random_state=r``); fold f of repeat r seeds its models and its 90 / 10
+split with ``3 r + f`` (repeat 0 is the single run of earlier versions). In each fold:
 
 - "before": hsproto with the loss's default probabilities (``proba_scale=10`` for hpn
   and mce, the loss's own scale or posterior otherwise), trained on the whole training
@@ -21,10 +21,10 @@ default classifier and around the reference net: the temperature is fitted on
 out-of-fold scores of the whole training fold, then the model is refitted on all of it
 (four fits instead of one, and no data held back).
 
-``--before`` off (``--auto-only``) skips the "before" rows, which the verdict does not
-use. ``--json FILE`` writes every fold's figures; ``--from A.json B.json ...`` prints the
-tables and verdicts of the folds pooled from such files without fitting anything (a
-problem's folds are pooled over the files, so runs of different repeats add up).
+``--auto-only`` skips the "before" rows, which the verdicts do not use. ``--json FILE``
+writes every fold's figures; ``--from A.json B.json ...`` prints the tables and verdicts
+of the folds pooled from such files without fitting anything (a problem's folds are
+pooled over the files, so runs of different repeats add up).
 
 ECE: top-label, 15 equal-mass bins (``hsproto.metrics.expected_calibration_error``); NLL:
 mean negative log-likelihood (probabilities clipped at 1e-12), both on the test fold.
@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from scipy.special import softmax
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from hsproto import HypersphericalClassifier
 from hsproto.estimators.classifier import fit_logit_scale
@@ -85,8 +85,7 @@ def _reference_net(image):
     return suite._scaled_net(skorch_classifier("cnn" if image else "mlp"), image)
 
 
-def run_problem(name, losses, n_splits=3, sklearn_rows=False, repeats=1, first_repeat=0,
-                before=True):
+def run_problem(name, losses, sklearn_rows=False, repeats=1, first_repeat=0, before=True):
     """{model: [(accuracy, ece, nll, fit seconds) per fold]} for one problem."""
     X, y = suite.CLASSIFICATION[name]()
     y = np.unique(y, return_inverse=True)[1]
@@ -99,38 +98,37 @@ def run_problem(name, losses, n_splits=3, sklearn_rows=False, repeats=1, first_r
             (acc, expected_calibration_error(y[test], proba), nll(y[test], proba), elapsed))
 
     tags = (("before", 10.0), ("auto", "auto")) if before else (("auto", "auto"),)
-    for repeat in range(first_repeat, first_repeat + repeats):
-        cv = StratifiedKFold(n_splits, shuffle=True, random_state=repeat)
-        for fold, (train, test) in enumerate(cv.split(X, y)):
-            seed = n_splits * repeat + fold
-            for loss in losses:
-                for tag, scale in tags:
-                    torch.manual_seed(seed)
-                    model = _hsproto(image, loss, scale, seed)
-                    start = time.perf_counter()
-                    model.fit(X[train], y[train])
-                    record(f"{loss} {tag}", model.predict_proba(X[test]), test,
-                           time.perf_counter() - start)
-            # the reference: the same 90 / 10 split as proba_scale="auto" makes
-            fit_idx, cal_idx = train_test_split(train, test_size=0.1, stratify=y[train],
-                                                random_state=seed)
-            torch.manual_seed(seed)
-            net = _reference_net(image)
-            start = time.perf_counter()
-            net.fit(X[fit_idx], y[fit_idx])
-            t = fit_logit_scale(_logits(net, X[cal_idx]), y[cal_idx])
-            record(REFERENCE, softmax(t * _logits(net, X[test]), axis=1), test,
-                   time.perf_counter() - start)
-            if sklearn_rows:
-                bases = (_hsproto(image, DEFAULT_LOSS, 10.0, seed), _reference_net(image))
-                for row, base in zip(SKLEARN_ROWS, bases, strict=True):
-                    torch.manual_seed(seed)
-                    model = CalibratedClassifierCV(base, method="temperature", cv=3,
-                                                   ensemble=False)
-                    start = time.perf_counter()
-                    model.fit(X[train], y[train])
-                    record(row, model.predict_proba(X[test]), test,
-                           time.perf_counter() - start)
+    for repeat, fold, train, test in suite._folds("classification", X, y, repeats,
+                                                  first_repeat):
+        seed = 3 * repeat + fold
+        for loss in losses:
+            for tag, scale in tags:
+                torch.manual_seed(seed)
+                model = _hsproto(image, loss, scale, seed)
+                start = time.perf_counter()
+                model.fit(X[train], y[train])
+                record(f"{loss} {tag}", model.predict_proba(X[test]), test,
+                       time.perf_counter() - start)
+        # the reference: the same 90 / 10 split as proba_scale="auto" makes
+        fit_idx, cal_idx = train_test_split(train, test_size=0.1, stratify=y[train],
+                                            random_state=seed)
+        torch.manual_seed(seed)
+        net = _reference_net(image)
+        start = time.perf_counter()
+        net.fit(X[fit_idx], y[fit_idx])
+        t = fit_logit_scale(_logits(net, X[cal_idx]), y[cal_idx])
+        record(REFERENCE, softmax(t * _logits(net, X[test]), axis=1), test,
+               time.perf_counter() - start)
+        if sklearn_rows:
+            bases = (_hsproto(image, DEFAULT_LOSS, 10.0, seed), _reference_net(image))
+            for row, base in zip(SKLEARN_ROWS, bases, strict=True):
+                torch.manual_seed(seed)
+                model = CalibratedClassifierCV(base, method="temperature", cv=3,
+                                               ensemble=False)
+                start = time.perf_counter()
+                model.fit(X[train], y[train])
+                record(row, model.predict_proba(X[test]), test,
+                       time.perf_counter() - start)
     return rows
 
 
@@ -224,8 +222,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.first_repeat < 0:
         parser.error("--repeats must be >= 1 and --first-repeat >= 0")
+    unknown = sorted(set(args.problems or ()) - set(suite.CLASSIFICATION))
+    if unknown:
+        parser.error(f"unknown problems {unknown}; choose from {list(suite.CLASSIFICATION)}")
     if args.sources:
-        results = load(args.sources)
+        try:
+            results = load(args.sources)
+        except (OSError, ValueError, AttributeError) as error:
+            parser.error(f"--from: cannot read {error}")
         print(f"pooled from {', '.join(args.sources)}")
         report(results)
         return results

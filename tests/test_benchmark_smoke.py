@@ -117,3 +117,14 @@ def test_calibration_benchmark_repeats_and_pools_json(calibration, capsys, tmp_p
     default = out.split("the default loss (cosine) alone", 1)[1]
     assert "tiny" in default and "paired difference" in default
     assert "1 of 1 pass" in out or "0 of 1 pass" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--from", "no-such-file.json"], "--from: cannot read"),
+    (["--problems", "no_such_problem"], "unknown problems ['no_such_problem']"),
+    (["--repeats", "0"], "--repeats must be >= 1"),
+])
+def test_calibration_benchmark_rejects_bad_arguments(calibration, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        calibration.main(argv)
+    assert message in capsys.readouterr().err
