@@ -5,10 +5,17 @@ samples per class (centroid plus Gaussian noise), one held-out sample per class.
 classifiers train the same backbone (an MLP with one hidden layer) into a D-dimensional
 output for the same number of epochs:
 
-- ``hsproto hpn``: the default loss on fixed prototypes (a (K, D) buffer, no gradient);
-  its training cost per batch is O(batch x D): only each sample's own prototype enters.
+- ``hpn``: the squared cosine to each sample's own fixed prototype (the regressor's
+  default loss, and the one docs/scaling.md recommends at many classes): its training
+  cost per batch is O(batch x D), only each sample's own prototype enters;
+- ``cosine``: the classifier's default loss, a cross-entropy over the cosines to all K
+  fixed prototypes (chunked from 4 096 classes on): O(batch x K x D) per batch, no
+  (batch, K) tensor kept;
 - ``softmax``: hsproto's ``loss="softmax"``, a learnable (K, D) linear classifier with its
   gradient and Adam's two moments; O(batch x K x D) per batch.
+
+The fixed prototypes are a (K, D) buffer with no gradient; each fixed-prototype loss is
+compared with ``softmax``.
 
 Each run is a fresh subprocess. Peak training memory, on the CPU, is the network's and
 the loss's parameters and buffers at the start of training plus the peak resident set
@@ -20,6 +27,7 @@ one sample per class (all K classes present, so the same network and memory) and
 the epoch time to the full data; accuracy is then not reported.
 
     python benchmarks/many_classes.py                     # K = 1 000 and 10 000, 20 epochs
+    python benchmarks/many_classes.py --classes 2000 5000 --models hpn softmax
     python benchmarks/many_classes.py --classes 100000 --timing-only
     python benchmarks/many_classes.py --quick             # K = 1 000, 10 epochs
     python benchmarks/many_classes.py --loss-cost --classes 100000   # per-batch loss cost
@@ -41,9 +49,9 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-MODELS = ("hpn", "softmax")
+MODELS = ("hpn", "cosine", "softmax")
 #: ``--models`` may also name the other fixed-prototype losses (chunked cross-entropy
-#: over the prototypes at K >= 4 096); each is compared with ``softmax``.
+#: over the prototypes at K >= 4 096), each compared with ``softmax``.
 CHOICES = ("hpn", "mce", "cosine", "arcface", "softmax")
 TARGET_K = 100_000
 

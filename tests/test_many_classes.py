@@ -127,6 +127,17 @@ def test_the_full_gold_code_has_three_correlation_values():
     np.testing.assert_allclose(np.linalg.norm(P, axis=1), 1.0)
 
 
+def test_the_gold_code_built_in_chunks_equals_it_built_whole(monkeypatch):
+    from hsproto.prototypes import codes
+
+    whole = GoldStrategy()._generate(31 * 33, 31, 5)
+    monkeypatch.setattr(codes, "_CHUNK", 100)        # 11 chunks, the last one short
+    np.testing.assert_array_equal(GoldStrategy()._generate(31 * 33, 31, 5), whole)
+    # the chunk's rows are the chosen codewords: every one of them, once
+    G = np.rint(whole @ whole.T * 31)
+    assert (np.diag(G) == 31).all() and (G[~np.eye(len(G), dtype=bool)] <= 7).all()
+
+
 def test_gold_refuses_sizes_it_cannot_hold():
     with pytest.raises(ValueError, match="Gold code"):
         make_prototypes("gold", 31 * 33 + 1, 31)
