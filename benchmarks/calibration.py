@@ -100,7 +100,7 @@ def run_problem(name, losses, sklearn_rows=False, repeats=1, first_repeat=0, bef
     tags = (("before", 10.0), ("auto", "auto")) if before else (("auto", "auto"),)
     for repeat, fold, train, test in suite._folds("classification", X, y, repeats,
                                                   first_repeat):
-        seed = 3 * repeat + fold
+        seed = suite.N_FOLDS * repeat + fold
         for loss in losses:
             for tag, scale in tags:
                 torch.manual_seed(seed)

@@ -27,7 +27,7 @@ one sample per class (all K classes present, so the same network and memory) and
 the epoch time to the full data; accuracy is then not reported.
 
     python benchmarks/many_classes.py                     # K = 1 000 and 10 000, 20 epochs
-    python benchmarks/many_classes.py --classes 2000 5000 --models hpn softmax
+    python benchmarks/many_classes.py --classes 2000 5000
     python benchmarks/many_classes.py --classes 100000 --timing-only
     python benchmarks/many_classes.py --quick             # K = 1 000, 10 epochs
     python benchmarks/many_classes.py --loss-cost --classes 100000   # per-batch loss cost

@@ -355,11 +355,15 @@ def _fold_job(key, kind, problem_name, make, repeat, fold, train, test):
     return key, (r2_score(y[test], pred), None, elapsed)
 
 
+#: Folds of each cross-validation repeat.
+N_FOLDS = 3
+
+
 def _folds(kind, X, y, repeats, first_repeat=0):
     from sklearn.model_selection import KFold, StratifiedKFold
     for repeat in range(first_repeat, first_repeat + repeats):
         cv = (StratifiedKFold if kind == "classification" else KFold)(
-            3, shuffle=True, random_state=repeat)
+            N_FOLDS, shuffle=True, random_state=repeat)
         for fold, (train, test) in enumerate(cv.split(X, y)):
             yield repeat, fold, train, test
 

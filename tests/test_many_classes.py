@@ -133,7 +133,7 @@ def test_the_gold_code_built_in_chunks_equals_it_built_whole(monkeypatch):
     whole = GoldStrategy()._generate(31 * 33, 31, 5)
     monkeypatch.setattr(codes, "_CHUNK", 100)        # 11 chunks, the last one short
     np.testing.assert_array_equal(GoldStrategy()._generate(31 * 33, 31, 5), whole)
-    # the chunk's rows are the chosen codewords: every one of them, once
+    # every codeword once: no two rows equal (off the diagonal, correlations <= 7)
     G = np.rint(whole @ whole.T * 31)
     assert (np.diag(G) == 31).all() and (G[~np.eye(len(G), dtype=bool)] <= 7).all()
 

@@ -128,10 +128,11 @@ class GoldStrategy(PrototypeStrategy):
         # the start, against 1.7 GB when the index, sign and padded arrays were built
         # whole).
         acting = rotation[:, :n].T / math.sqrt(n)
+        positions = np.arange(n)
         out = np.empty((n_classes, n_dims))
         for start in range(0, n_classes, _CHUNK):
             stop = min(start + _CHUNK, n_classes)
-            cols = (np.arange(n)[None, :] + shift[start:stop, None]) % n
+            cols = (positions[None, :] + shift[start:stop, None]) % n
             signs = 1.0 - 2.0 * family[seq[start:stop, None], cols]
             block = signs @ acting
             block /= np.linalg.norm(block, axis=1, keepdims=True)
